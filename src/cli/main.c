@@ -1,0 +1,50 @@
+/* main.c - the `director` command-line tool: dispatch to one command per file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/gemm.h"
+#include "core/parallel.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+/* Keep in the order a user meets them. */
+static const command commands[] = {
+    {"version", dr_cmd_version, "print the version and the compute backend"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: director <command> [options]   (director <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nenvironment: DIRECTOR_THREADS=N sets the thread count (default: all cores).\n");
+}
+
+int dr_cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    char backend[96];
+    dr_gemm_backend_name(backend, sizeof backend);
+    printf("director %s\nGEMM: %s\nthreads: %d\n", DIRECTOR_VERSION_STRING, backend, dr_get_threads());
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    const char *threads = getenv("DIRECTOR_THREADS");
+    dr_set_threads(threads ? atoi(threads) : 0);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) return dr_cmd_version(0, NULL);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "director: error: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,75 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/fsutil.h"
+
+void tu_tmpdir(char *buf, size_t size, const char *tag) {
+    char base[1024];
+    snprintf(base, sizeof base, "%s/test-tmp", DIRECTOR_BINARY_DIR);
+    mkdir(base, 0777);
+    snprintf(buf, size, "%s/%s-%ld-XXXXXX", base, tag, (long)getpid());
+    if (!mkdtemp(buf)) {
+        fprintf(stderr, "cannot create %s\n", buf);
+        abort();
+    }
+}
+
+double tu_max_abs_diff(const float *a, const float *b, long n) {
+    double m = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || isnan(d)) m = isnan(d) ? INFINITY : d;
+    }
+    return m;
+}
+
+double tu_rel_err(const float *a, const float *b, long n) {
+    double scale = 1e-6;
+    for (long i = 0; i < n; i++)
+        if (fabs(b[i]) > scale) scale = fabs(b[i]);
+    return tu_max_abs_diff(a, b, n) / scale;
+}
+
+void tu_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) {
+                double a = trans_a ? A[(long)k * lda + i] : A[(long)i * lda + k];
+                double b = trans_b ? B[(long)j * ldb + k] : B[(long)k * ldb + j];
+                s += a * b;
+            }
+            double c = beta == 0.0f ? 0.0 : (double)beta * C[(long)i * ldc + j];
+            C[(long)i * ldc + j] = (float)(alpha * s + c);
+        }
+}
+
+float *tu_randn(dr_rng *rng, long n, float std) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    dr_rng_fill_normal(rng, p, n, 0.0f, std);
+    return p;
+}
+
+int tu_system(const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+const char *tu_director_bin(void) {
+    const char *b = getenv("DIRECTOR_BIN");
+    return b ? b : DIRECTOR_BINARY_DIR "/director";
+}

@@ -1,0 +1,29 @@
+/* testutil.h - helpers shared by the cmocka test programs. */
+#ifndef DIRECTOR_TESTS_TESTUTIL_H
+#define DIRECTOR_TESTS_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/rng.h"
+
+/* A fresh empty folder under the build tree, unique per call; removed by nothing
+ * (ctest runs in a scratch tree), so failures can be inspected. */
+void tu_tmpdir(char *buf, size_t size, const char *tag);
+/* Max |a - b| over n values, and relative error max|a-b| / max(1e-6, max|b|). */
+double tu_max_abs_diff(const float *a, const float *b, long n);
+double tu_rel_err(const float *a, const float *b, long n);
+/* Naive reference products in double precision, row-major, for kernel tests. */
+void tu_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+/* malloc'd array of n floats drawn from N(0, std). */
+float *tu_randn(dr_rng *rng, long n, float std);
+/* Run a shell command (for CLI tests); returns the exit status. */
+int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Path of the director binary under test (from the DIRECTOR_BIN environment variable). */
+const char *tu_director_bin(void);
+
+#endif

@@ -73,3 +73,30 @@ const char *tu_director_bin(void) {
     const char *b = getenv("DIRECTOR_BIN");
     return b ? b : DIRECTOR_BINARY_DIR "/director";
 }
+
+double tu_dot(const float *out, const float *probe, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++) s += (double)out[i] * (double)probe[i];
+    return s;
+}
+
+double tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const float *analytic, long n, float eps, int max_checks,
+                    double abs_floor) {
+    double worst = 0;
+    long step = n <= max_checks ? 1 : n / max_checks;
+    for (long i = 0; i < n; i += step) {
+        float saved = x[i];
+        x[i] = saved + eps;
+        double lp = loss(ctx);
+        x[i] = saved - eps;
+        double lm = loss(ctx);
+        x[i] = saved;
+        double fd = (lp - lm) / (2.0 * (double)eps);
+        double a = analytic[i];
+        double denom = fabs(a) + fabs(fd);
+        if (denom < abs_floor) denom = abs_floor;
+        double e = fabs(a - fd) / denom;
+        if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}

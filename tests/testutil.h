@@ -26,4 +26,19 @@ int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Path of the director binary under test (from the DIRECTOR_BIN environment variable). */
 const char *tu_director_bin(void);
 
+
+/* ---- finite-difference gradient checks ----
+ * The loss callback runs the forward pass with the current values and returns a scalar
+ * loss in double precision (conventionally sum(out .* probe) for a fixed random probe,
+ * so that dL/dout = probe is what the backward pass is fed). tu_gradcheck perturbs up
+ * to max_checks entries of x (spread evenly; all when n <= max_checks) by +-eps,
+ * compares the central difference with analytic[i] and returns the worst error
+ *   |a - f| / max(|a| + |f|, abs_floor)
+ * so that tiny gradients are judged absolutely. Tolerance: with float32 forward passes
+ * and eps = 1e-2..1e-3, correct layers give errors below 1e-2; a wrong backward gives O(1). */
+typedef double (*tu_loss_fn)(void *ctx);
+double tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const float *analytic, long n, float eps, int max_checks,
+                    double abs_floor);
+/* sum(out[i] * probe[i]) in double. */
+double tu_dot(const float *out, const float *probe, long n);
 #endif

@@ -349,6 +349,11 @@ static void test_hostile_files(void **state) {
     for (int i = 0; i < 16; i++) put_u8(&b, 0);
     expect_bad(dir, "long_name", &b, "tensor 0");
 
+    /* Found by fuzz_gguf: a zero-size tensor and no padding after the infos put the data section past the end. */
+    put_header(&b, 1, 0);
+    put_str(&b, "z"), put_u32(&b, 1), put_u64(&b, 0), put_u32(&b, 0), put_u64(&b, 0);
+    expect_bad(dir, "data_section_past_end", &b, "data section");
+
     snprintf(path, sizeof path, "%s/none.gguf", dir);
     assert_int_equal(dr_gguf_open(&f, path, &err), DR_ENOTFOUND);
     assert_non_null(strstr(err.msg, path));

@@ -261,6 +261,9 @@ static int check_unique(const char *path, char **names, size_t n, const char *wh
 static int check_data(dr_gguf_file *f, const unsigned char *base, size_t size, dr_err *err) {
     const char *path = f->path;
     size_t n = (size_t)f->tensor_count;
+    if (n > 0 && f->data_offset > size)
+        return dr_err_set(err, DR_EFORMAT, "%s: truncated: the data section would start at byte %zu of a %zu-byte file",
+                          path, f->data_offset, size);
     size_t data_size = size > f->data_offset ? size - f->data_offset : 0;
     for (size_t i = 0; i < n; i++) {
         dr_gguf_tensor *t = &f->tensors[i];

@@ -10,6 +10,7 @@
 #include "core/fsutil.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "io/safetensors.h"
 #include "nn/nn.h"
 
 /* ---------------------------------------------------------------- activations */
@@ -481,45 +482,14 @@ void dr_textenc_backward(dr_textenc *te, const float *dpooled, const float *dsta
 
 /* ---------------------------------------------------------------- files */
 
-/* Whether a safetensors file declares a tensor (reads only the JSON header). */
+/* Whether a safetensors file declares a tensor. */
 static int safetensors_has(const char *path, const char *name, bool *has, dr_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return dr_err_set(err, DR_EIO, "%s: cannot open", path);
-    unsigned char len8[8];
-    int rc = DR_OK;
-    char *hdr = NULL;
-    if (fread(len8, 1, 8, f) != 8) {
-        rc = dr_err_set(err, DR_EFORMAT, "%s: truncated safetensors header", path);
-        goto done;
-    }
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | len8[i];
-    if (n == 0 || n > (100u << 20)) {
-        rc = dr_err_set(err, DR_EFORMAT, "%s: implausible safetensors header size %llu", path, (unsigned long long)n);
-        goto done;
-    }
-    hdr = malloc(n + 1);
-    if (!hdr) {
-        rc = dr_err_set(err, DR_ENOMEM, "%s: header too large", path);
-        goto done;
-    }
-    if (fread(hdr, 1, n, f) != n) {
-        rc = dr_err_set(err, DR_EFORMAT, "%s: truncated safetensors header", path);
-        goto done;
-    }
-    hdr[n] = 0;
-    cJSON *root = cJSON_Parse(hdr);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        rc = dr_err_set(err, DR_EFORMAT, "%s: safetensors header is not a JSON object", path);
-        goto done;
-    }
-    *has = cJSON_GetObjectItemCaseSensitive(root, name) != NULL;
-    cJSON_Delete(root);
-done:
-    free(hdr);
-    fclose(f);
-    return rc;
+    dr_st_file f;
+    int rc = dr_st_open(&f, path, err);
+    if (rc) return rc;
+    *has = dr_st_find(&f, name) != NULL;
+    dr_st_close(&f);
+    return DR_OK;
 }
 
 static int load_hf(dr_textenc *te, const char *weights, const char *config_path, dr_err *err) {
@@ -554,26 +524,27 @@ int dr_textenc_load(dr_textenc *te, const char *path, dr_err *err) {
             return dr_err_set(err, DR_ENOTFOUND, "%s: a CLIP folder needs config.json and model.safetensors", path);
         return load_hf(te, weights, config, err);
     }
-    char *kind = NULL, *cj = NULL;
-    int rc = dr_model_file_info(path, &kind, &cj, err);
+    /* A director file carries its config in the metadata; an HF file has none. */
+    dr_st_file f;
+    int rc = dr_st_open(&f, path, err);
     if (rc) return rc;
-    if (kind && !strcmp(kind, "text_encoder") && cj) {
+    const char *kind = dr_st_meta(&f, "director.kind");
+    bool director_file = kind != NULL, is_textenc = kind && !strcmp(kind, "text_encoder");
+    char kind_copy[64];
+    snprintf(kind_copy, sizeof kind_copy, "%s", kind ? kind : "");
+    dr_st_close(&f);
+    if (director_file) {
+        if (!is_textenc) return dr_err_set(err, DR_EFORMAT, "%s: a \"%s\" model, not a text encoder", path, kind_copy);
+        char *cj = NULL;
+        if ((rc = dr_model_file_info(path, NULL, &cj, err))) return rc;
         dr_textenc_config cfg;
         rc = dr_textenc_config_parse(&cfg, cj, path, err);
-        free(kind);
         free(cj);
         if (rc) return rc;
         if ((rc = dr_textenc_create(te, &cfg, err))) return rc;
         if ((rc = dr_params_load(&te->params, path, false, err))) dr_textenc_free(te);
         return rc;
     }
-    bool was_other_kind = kind != NULL;
-    char other[64];
-    snprintf(other, sizeof other, "%s", kind ? kind : "");
-    free(kind);
-    free(cj);
-    if (was_other_kind)
-        return dr_err_set(err, DR_EFORMAT, "%s: a \"%s\" model, not a text encoder", path, other);
     /* A bare HF safetensors file: config.json must sit beside it. */
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path) : 0;

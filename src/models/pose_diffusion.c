@@ -491,6 +491,15 @@ int dr_interp_forward(dr_interp *m, const float *x_t, const float *tvals, const 
     dr_layernorm_forward(a->ho, a->ho_mean, a->ho_rstd, a->res + L * NC, W(m, -1, "out_norm.weight"),
                          W(m, -1, "out_norm.bias"), N, D, 1e-5f);
     dr_linear_forward(x0_pred, a->ho, W(m, -1, "out.weight"), W(m, -1, "out.bias"), N, D, PD);
+    /* the network predicts the correction to the key-frame guide's linear interpolation, so an
+     * untrained model starts as the linear baseline and training spends itself on the motion */
+#pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        float keep = a->keep_kf[n / F];
+        const float *lerp = a->in_feat + (size_t)n * IN_FEAT + PD; /* already scaled by keep */
+        if (keep != 0.0f)
+            for (int j = 0; j < PD; j++) x0_pred[(size_t)n * PD + j] += lerp[j];
+    }
     return DR_OK;
 }
 

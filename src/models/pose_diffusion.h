@@ -10,8 +10,11 @@
  *   context the 20 key frames as tokens (pose + presence, plus the position embedding of their
  *           frame index) and the text encoder's per-token states (linear to the model width),
  *           one LayerNorm shared by all blocks;
- *   output  LayerNorm -> linear to 36: the model predicts the clean pose x0 (x0 prediction: motion
- *           diffusion (MDM, Audio2Photoreal) prefers it, and it lets the loss add a velocity term).
+ *   output  LayerNorm -> linear to 36, added to the guide's linear interpolation (when the key
+ *           frames are given): the model predicts the clean pose x0 as a correction of the linear
+ *           baseline (x0 prediction: motion diffusion (MDM, Audio2Photoreal) prefers it, and it
+ *           lets the loss add a velocity term; the residual form makes an untrained model the
+ *           baseline, so training time goes into the dynamics).
  * Noise schedule: cosine (Nichol & Dhariwal 2021), 1000 steps. Loss: masked MSE on x0 over the
  * present keypoints plus a weighted MSE on frame-to-frame velocity. Classifier-free guidance:
  * during training the key-frame condition (guide + tokens) and the text condition are each

@@ -15,6 +15,10 @@
 #include "core/gemm.h"
 #include "nn/nn.h"
 
+/* Below this many floats of work a loop runs on one thread: waking the pool costs more
+ * than it saves (decoding steps are made of such small loops). */
+#define PAR_IF(work) if ((long)(work) > 32768)
+
 /* ---- RoPE ---------------------------------------------------------------------- */
 
 /* Rotates every head of x [B, T, H, D] by +angle (sign = 1) or -angle (sign = -1).
@@ -27,7 +31,7 @@ enum { ROPE_CHUNK = 64 };
 static void rope_rotate(float *x, int B, int T, int H, int D, const int *pos, int pos_offset, float base,
                         double sign) {
     const int half = D / 2;
-#pragma omp parallel for schedule(static) if (T > 1)
+#pragma omp parallel for schedule(static) PAR_IF((long)B * T * H * D)
     for (int t = 0; t < T; t++) {
         const double p = pos ? (double)pos[t] : (double)(pos_offset + t);
         float c[ROPE_CHUNK], s[ROPE_CHUNK];
@@ -112,7 +116,7 @@ void dr_attention_forward(float *out, float *att, const float *q, const float *k
                                      att + ((long)b * Hq + i) * att_head, Tk, group * att_head, Hkv);
 
     const long rows = (long)B * Hq * Tq;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR_IF(rows * Tk)
     for (long r = 0; r < rows; r++) {
         const int t = (int)(r % Tq);
         const int b = (int)(r / ((long)Hq * Tq));
@@ -153,7 +157,7 @@ void dr_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 
     /* softmax backward: dS = P * (dP - sum_j P dP); masked entries have P = 0 */
     const long rows = (long)B * Hq * Tq;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR_IF(rows * Tk)
     for (long r = 0; r < rows; r++) {
         const float *p = att + r * Tk;
         float *d = datt + r * Tk;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/gemm.h"
+#include "nn/fastmath.h"
 #include "nn/nn.h"
 
 /* Below this many floats of work a loop runs on one thread: waking the pool costs more
@@ -78,23 +79,28 @@ static int visible_keys(const dr_attn_shape *s, int t) {
     return n < s->Tk ? n : s->Tk;
 }
 
-/* In place on one row of scaled scores: masked softmax, masked entries become 0. */
+/* In place on one row of scaled scores: masked softmax, masked entries become exactly 0. */
 static void masked_softmax_row(float *row, int n_visible, int Tk, const uint8_t *key_valid) {
     if (n_visible < 0) n_visible = 0;
+    if (key_valid)
+        for (int j = 0; j < n_visible; j++)
+            if (!key_valid[j]) row[j] = -INFINITY;
     float maxv = -INFINITY;
-    for (int j = 0; j < n_visible; j++)
-        if ((!key_valid || key_valid[j]) && row[j] > maxv) maxv = row[j];
+#pragma omp simd reduction(max : maxv)
+    for (int j = 0; j < n_visible; j++) maxv = row[j] > maxv ? row[j] : maxv;
     if (maxv == -INFINITY) { /* no visible key: the row outputs zeros */
         memset(row, 0, sizeof(float) * (size_t)Tk);
         return;
     }
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int j = 0; j < n_visible; j++) {
-        float e = (!key_valid || key_valid[j]) ? expf(row[j] - maxv) : 0.0f;
+        float e = row[j] == -INFINITY ? 0.0f : dr_expf(row[j] - maxv);
         row[j] = e;
         sum += e;
     }
     const float inv = 1.0f / sum;
+#pragma omp simd
     for (int j = 0; j < n_visible; j++) row[j] *= inv;
     for (int j = n_visible; j < Tk; j++) row[j] = 0.0f;
 }
@@ -162,7 +168,9 @@ void dr_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
         const float *p = att + r * Tk;
         float *d = datt + r * Tk;
         float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
         for (int j = 0; j < Tk; j++) dot += p[j] * d[j];
+#pragma omp simd
         for (int j = 0; j < Tk; j++) d[j] = p[j] * (d[j] - dot);
     }
 

@@ -198,6 +198,10 @@ int dr_bvh_parse(const char *text, size_t len, const char *name, dr_bvh *bvh, dr
     return DR_OK;
 #undef FAIL
 fail:
+    /* Whatever was expected, a file that ends early is best described as truncated. */
+    if (rc == DR_EFORMAT && lx.pos >= lx.len && (!err || !strstr(err->msg, "truncated")))
+        dr_err_set(err, DR_EFORMAT, "%s: truncated: the file ends inside the %s (line %d)", name,
+                   bvh->motion ? "motion" : "hierarchy", lx.line);
     dr_bvh_free(bvh);
     return rc;
 }

@@ -371,6 +371,7 @@ int dr_openpose_write_dir(const char *dir, const dr_pose_seq *seq, const char *p
     if (!*prefix || strchr(prefix, '/')) return dr_err_set(err, DR_EINVAL, "%s: bad file prefix '%s'", dir, prefix);
     char tmp[4096], path[4096], file[512];
     if ((rc = dr_tmpdir_create(dir, tmp, sizeof tmp, err))) return rc;
+    dr_dir_default_mode(tmp);
     for (int f = 0; f < seq->num_frames && !rc; f++) {
         snprintf(file, sizeof file, "%s_%012d_keypoints.json", prefix, f);
         if (dr_path_join(path, sizeof path, tmp, file)) rc = dr_err_set(err, DR_ERANGE, "%s: path too long", dir);
@@ -379,6 +380,14 @@ int dr_openpose_write_dir(const char *dir, const dr_pose_seq *seq, const char *p
     if (!rc) rc = dr_tmpdir_commit(tmp, dir, err);
     if (rc) dr_rm_rf(tmp);
     return rc;
+}
+
+/* Temporary folders are created private (mkdtemp, 0700); a finished output folder gets
+ * the permissions a plain mkdir would have given it. */
+void dr_dir_default_mode(const char *path) {
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(path, 0777 & ~mask);
 }
 
 /* A frame file in a folder and the frame number in its name. */

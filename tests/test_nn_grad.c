@@ -211,6 +211,20 @@ static void test_conv1d_grad(void **state) {
                     verify_layer(name, conv_loss, conv_bwd, &c, v, with_bias ? 3 : 2, &rng);
                     free(c.x), free(c.w), free(c.b), free(c.out), free(c.probe), free(c.scratch);
                 }
+    /* RVQ-like sizes, large enough for the parallel im2col / col2im paths */
+    for (int pi = 0; pi < 3; pi++) {
+        conv_ctx c = {.s = {.B = 9, .T_in = 20, .IC = 70, .OC = 40, .kernel = 2, .stride = 1, .dilation = 1 << pi,
+                            .pad = pads[pi]}};
+        c.T_out = dr_conv1d_out_len(&c.s);
+        long nin = (long)c.s.B * c.s.T_in * c.s.IC, nw = (long)c.s.OC * c.s.IC * 2, nout = (long)c.s.B * c.T_out * c.s.OC;
+        c.x = tu_randn(&rng, nin, 1), c.w = tu_randn(&rng, nw, 0.2f), c.b = tu_randn(&rng, c.s.OC, 1);
+        c.out = malloc(sizeof(float) * (size_t)nout), c.probe = tu_randn(&rng, nout, 1);
+        c.scratch = malloc(sizeof(float) * dr_conv1d_scratch_floats(&c.s));
+        snprintf(name, sizeof name, "conv1d RVQ-like d=%d pad=%d", c.s.dilation, (int)c.s.pad);
+        gvar v[3] = {{"inp", c.x, nin}, {"weight", c.w, nw}, {"bias", c.b, c.s.OC}};
+        verify_layer(name, conv_loss, conv_bwd, &c, v, 3, &rng);
+        free(c.x), free(c.w), free(c.b), free(c.out), free(c.probe), free(c.scratch);
+    }
 }
 
 /* ---- norms ---- */

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "nn/fastmath.h"
 #include "nn/nn.h"
 #include "testutil.h"
@@ -355,6 +357,53 @@ static void test_film_and_timestep(void **state) {
     }
 }
 
+/* The layers' own reductions (norm statistics and weight gradients, bias and embedding
+ * gradients, the loss) are summed in an order fixed by the data, not by the thread
+ * count: 1 and 2 threads must give bit-identical results. */
+static void run_reductions(float *res, const float *x, const float *dy, const float *w, const int *ids, int B, int T,
+                           int C) {
+    int N = B * T;
+    float *out = falloc((long)N * C), *mean = falloc(N), *rstd = falloc(N);
+    memset(res, 0, sizeof(float) * ((size_t)N * C * 3 + 8 * (size_t)C + 1));
+    float *p = res;
+    dr_rmsnorm_forward(out, rstd, x, w, N, C, 1e-5f);
+    dr_rmsnorm_backward(p, p + (long)N * C, dy, x, w, rstd, N, C);
+    p += (long)N * C + C;
+    dr_layernorm_forward(out, mean, rstd, x, w, w, N, C, 1e-5f);
+    dr_layernorm_backward(p, p + (long)N * C, p + (long)N * C + C, dy, x, w, mean, rstd, N, C);
+    p += (long)N * C + 2 * C;
+    dr_groupnorm_forward(out, mean, rstd, x, w, w, B, T, C, 4, 1e-5f);
+    dr_groupnorm_backward(p, p + (long)N * C, p + (long)N * C + C, dy, x, w, mean, rstd, B, T, C, 4);
+    p += (long)N * C + 2 * C;
+    dr_embedding_backward(p, dy, ids, N, C); /* 2 rows of the table: ids in {0, 1} */
+    p += 2 * C;
+    int targets[4096];
+    for (int i = 0; i < N; i++) targets[i] = i % C;
+    int nv;
+    p[0] = dr_softmax_xent_forward(out, x, targets, N, C, &nv);
+    free(out), free(mean), free(rstd);
+}
+
+static void test_reductions_independent_of_threads(void **state) {
+    (void)state;
+    dr_rng rng;
+    dr_rng_seed(&rng, 10);
+    int B = 64, T = 20, C = 192, N = B * T;
+    float *x = tu_randn(&rng, (long)N * C, 1), *dy = tu_randn(&rng, (long)N * C, 1), *w = tu_randn(&rng, C, 1);
+    int *ids = malloc(sizeof(int) * (size_t)N);
+    for (int i = 0; i < N; i++) ids[i] = (int)dr_rng_below(&rng, 2);
+    size_t n = (size_t)N * C * 3 + 8 * (size_t)C + 1;
+    float *r1 = falloc((long)n), *r2 = falloc((long)n);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    run_reductions(r1, x, dy, w, ids, B, T, C);
+    omp_set_num_threads(2);
+    run_reductions(r2, x, dy, w, ids, B, T, C);
+    omp_set_num_threads(saved);
+    assert_memory_equal(r1, r2, sizeof(float) * n);
+    free(x), free(dy), free(w), free(ids), free(r1), free(r2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expf_accuracy),
@@ -368,6 +417,7 @@ int main(void) {
         cmocka_unit_test(test_swiglu_mlp_forward),
         cmocka_unit_test(test_softmax_xent_forward),
         cmocka_unit_test(test_film_and_timestep),
+        cmocka_unit_test(test_reductions_independent_of_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #ifndef DIRECTOR_NN_FASTMATH_H
 #define DIRECTOR_NN_FASTMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -21,15 +22,15 @@ static inline float dr_expf(float x) {
     const float shifter = 12582912.0f;
     float t = x * 1.44269504088896341f + shifter;
     float n = t - shifter;
-    float r = x - n * 0.693359375f;      /* ln2 split in two for an exact product */
-    r = r - n * -2.12194440e-4f;
+    float r = fmaf(n, -0.693359375f, x); /* ln2 split in two: n * hi is exact */
+    r = fmaf(n, 2.12194440e-4f, r);
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    float y = fmaf(p, r * r, r) + 1.0f;
     int32_t bits;
     memcpy(&bits, &t, sizeof bits);      /* low mantissa bits of t hold n */
     int32_t e = (bits - 0x4B400000 + 127) << 23;

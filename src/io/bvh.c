@@ -310,7 +310,9 @@ static void normalize_name(const char *in, char *out, size_t size) {
 
 /* Body part names for each limb keypoint, best first. For the shoulder, "arm" (CMU,
  * Mixamo: LeftArm) and "upperarm" beat "shoulder", which is the clavicle in those
- * schemes but the upper-arm joint in Biovision / SMPL ones that have no "arm". */
+ * schemes but the upper-arm joint in Biovision / SMPL ones that have no "arm". "wrist"
+ * beats "hand" and "ankle" beats "foot": SMPL has both, its Hand and Foot being the
+ * knuckles and toes, while CMU and Mixamo name the wrist Hand and the ankle Foot. */
 typedef struct part_names {
     int left_kp, right_kp;
     const char *parts[6];
@@ -319,10 +321,10 @@ typedef struct part_names {
 static const part_names limb_parts[] = {
     {DR_KP_LSHOULDER, DR_KP_RSHOULDER, {"arm", "upperarm", "shoulder", NULL}},
     {DR_KP_LELBOW, DR_KP_RELBOW, {"forearm", "lowerarm", "elbow", NULL}},
-    {DR_KP_LWRIST, DR_KP_RWRIST, {"hand", "wrist", NULL}},
+    {DR_KP_LWRIST, DR_KP_RWRIST, {"wrist", "hand", NULL}},
     {DR_KP_LHIP, DR_KP_RHIP, {"upleg", "upperleg", "thigh", "hip", NULL}},
     {DR_KP_LKNEE, DR_KP_RKNEE, {"leg", "lowerleg", "knee", "calf", "shin", NULL}},
-    {DR_KP_LANKLE, DR_KP_RANKLE, {"foot", "ankle", NULL}},
+    {DR_KP_LANKLE, DR_KP_RANKLE, {"ankle", "foot", NULL}},
 };
 
 static int find_joint(const dr_bvh *bvh, const char *want) {

@@ -29,5 +29,6 @@ bool cli_parse_u64(const char *cmd, const char *opt, const char *s, unsigned lon
 
 /* Commands: int dr_cmd_<name>(int argc, char **argv), argv[0] is the command name. */
 int dr_cmd_version(int argc, char **argv);
+int dr_cmd_data(int argc, char **argv);
 
 #endif

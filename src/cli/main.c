@@ -16,6 +16,7 @@ typedef struct command {
 /* Keep in the order a user meets them. */
 static const command commands[] = {
     {"version", dr_cmd_version, "print the version and the compute backend"},
+    {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},
 };
 
 static void usage(FILE *f) {

@@ -1,40 +1,20 @@
 /* Tests of src/render/preview and raster: prompt parsing into colours, garments and scenes;
  * rendered figures carry the prompt's colours where the body parts are; scenes differ;
  * determinism; missing keypoints; the raster shapes against analytic coverage; speed. The
- * test writes a few PNGs (libpng) into its scratch folder for looking at. */
+ * test writes a few PNGs into its scratch folder for looking at. */
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/parallel.h"
+#include "io/png.h"
 #include "pose/skeleton.h"
 #include "render/preview.h"
 #include "render/raster.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */
-
-static void write_png(const char *path, const dr_image *img) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < img->height; y++) png_write_row(png, img->rgb + (size_t)y * (size_t)img->width * 3);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    fclose(f);
-}
 
 enum { VIEW_FRONT, VIEW_SIDE_RIGHT, VIEW_BACK };
 
@@ -119,7 +99,7 @@ static void render_one(const char *prompt, const dr_pose_seq *seq, int frame, dr
         char dir[1024], path[1200];
         tu_tmpdir(dir, sizeof dir, "preview");
         snprintf(path, sizeof path, "%s/%s", dir, png_name);
-        write_png(path, img);
+        assert_int_equal(dr_png_write(path, img, NULL), DR_OK);
         print_message("wrote %s\n", path);
     }
     dr_preview_free(pv);

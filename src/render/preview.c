@@ -315,6 +315,8 @@ struct dr_preview {
     int width, height;
     float scale, off_x, off_y; /* pose canvas -> image */
     float body;                /* torso length in image pixels (median over the clip) */
+    float *frame_body;         /* per frame: the median over a one-second window */
+    int num_frames, canvas_w, canvas_h; /* the sequence it was made for */
     int horizon;
     dr_image background;
 };
@@ -528,9 +530,17 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
         free(pv);
         return dr_err_set(err, DR_ENOMEM, "out of memory");
     }
+    pv->num_frames = seq->num_frames;
+    pv->canvas_w = seq->width, pv->canvas_h = seq->height;
+    pv->frame_body = malloc(sizeof(float) * (size_t)(seq->num_frames + 1));
+    if (!pv->frame_body) {
+        free(lengths), free(pv);
+        return dr_err_set(err, DR_ENOMEM, "out of memory");
+    }
     int n = 0;
     for (int f = 0; f < seq->num_frames; f++) {
         float l = torso_length(&seq->frames[f]);
+        pv->frame_body[f] = l; /* raw for now */
         if (l > 0) lengths[n++] = l;
     }
     if (n) {
@@ -539,13 +549,34 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
     } else {
         pv->body = 0.28f * (float)height; /* nothing to measure: an average figure */
     }
-    free(lengths);
     if (pv->body < 4) pv->body = 4;
     if (pv->body > (float)height) pv->body = (float)height;
+    /* Per frame: the median torso length within +-15 frames, so a person walking towards the
+     * camera grows while single-frame detection noise does not make limbs pulse. Frames with
+     * nothing measurable nearby use the clip median. */
+    float *raw = malloc(sizeof(float) * (size_t)(seq->num_frames + 1));
+    if (!raw) {
+        free(lengths), free(pv->frame_body), free(pv);
+        return dr_err_set(err, DR_ENOMEM, "out of memory");
+    }
+    memcpy(raw, pv->frame_body, sizeof(float) * (size_t)seq->num_frames);
+    for (int f = 0; f < seq->num_frames; f++) {
+        int k = 0;
+        for (int g = f - 15; g <= f + 15; g++)
+            if (g >= 0 && g < seq->num_frames && raw[g] > 0) lengths[k++] = raw[g];
+        float l = pv->body;
+        if (k) {
+            qsort(lengths, (size_t)k, sizeof *lengths, cmp_float);
+            l = lengths[k / 2] * pv->scale;
+        }
+        pv->frame_body[f] = fminf(fmaxf(l, 0.5f * pv->body), 2.0f * pv->body);
+    }
+    free(raw);
+    free(lengths);
     pv->horizon = (int)(height * (pv->style.scene == DR_SCENE_ROOM || pv->style.scene == DR_SCENE_GYM ? 0.6f : 0.52f));
     int rc = dr_image_alloc(&pv->background, width, height);
     if (rc) {
-        free(pv);
+        free(pv->frame_body), free(pv);
         return dr_err_set(err, rc, "out of memory for a %dx%d preview", width, height);
     }
     draw_background(pv);
@@ -556,12 +587,13 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
 void dr_preview_free(dr_preview *pv) {
     if (!pv) return;
     dr_image_free(&pv->background);
+    free(pv->frame_body);
     free(pv);
 }
 
 /* Map a pose to image space and infer what can be inferred: the neck from the shoulders, a
  * missing hip from the other one. */
-static void pose_to_body(const dr_preview *pv, const dr_pose *pose, body *b) {
+static void pose_to_body(const dr_preview *pv, float L, const dr_pose *pose, body *b) {
     for (int i = 0; i < DR_NUM_KEYPOINTS; i++) {
         const dr_keypoint *k = &pose->kp[i];
         b->ok[i] = finite_kp(k) && fabsf(k->x) < 1e6f && fabsf(k->y) < 1e6f;
@@ -571,7 +603,6 @@ static void pose_to_body(const dr_preview *pv, const dr_pose *pose, body *b) {
         b->p[DR_KP_NECK] = v_lerp(b->p[DR_KP_RSHOULDER], b->p[DR_KP_LSHOULDER], 0.5f);
         b->ok[DR_KP_NECK] = true;
     }
-    float L = pv->body;
     if (b->ok[DR_KP_RHIP] != b->ok[DR_KP_LHIP]) {
         int have = b->ok[DR_KP_RHIP] ? DR_KP_RHIP : DR_KP_LHIP, miss = have == DR_KP_RHIP ? DR_KP_LHIP : DR_KP_RHIP;
         int sh_have = have == DR_KP_RHIP ? DR_KP_RSHOULDER : DR_KP_LSHOULDER;
@@ -593,7 +624,8 @@ typedef struct figure {
     dr_vec2 neck, hip_mid;
     bool has_torso;
     int view;        /* 0 front, 1 back, 2 side */
-    int facing;      /* +1 facing image right, -1 left (side view) */
+    int facing;      /* +1 facing image right, -1 left (side and three-quarter views) */
+    bool turned;     /* a front view turned part-way to one side (three-quarter view) */
 } figure;
 
 enum { VIEW_FRONT, VIEW_BACK, VIEW_SIDE };
@@ -624,8 +656,8 @@ static void draw_arm(figure *f, int side /* 0 right, 1 left */) {
     int wr = side ? DR_KP_LWRIST : DR_KP_RWRIST;
     float L = f->L;
     float upper_t = a->sleeves == DR_SLEEVES_NONE ? 0 : a->sleeves == DR_SLEEVES_SHORT ? 0.5f : 1;
-    limb(f, sh, el, 0.11f * L, 0.088f * L, upper_t, a->top, a->skin);
-    limb(f, el, wr, 0.086f * L, 0.064f * L, a->sleeves == DR_SLEEVES_LONG ? 0.92f : 0, a->top, a->skin);
+    limb(f, sh, el, 0.125f * L, 0.098f * L, upper_t, a->top, a->skin);
+    limb(f, el, wr, 0.096f * L, 0.07f * L, a->sleeves == DR_SLEEVES_LONG ? 0.92f : 0, a->top, a->skin);
     if (f->b.ok[wr]) { /* the hand, continuing the forearm */
         dr_vec2 dir = f->b.ok[el] ? v_norm(v_sub(f->b.p[wr], f->b.p[el]), (dr_vec2){0, 1}) : (dr_vec2){0, 1};
         dr_vec2 c = v_add(f->b.p[wr], v_scale(dir, 0.08f * L));
@@ -640,8 +672,8 @@ static void draw_leg(figure *f, int side) {
     float L = f->L;
     float thigh_t = a->legwear == DR_LEGWEAR_PANTS ? 1 : a->legwear == DR_LEGWEAR_SHORTS ? 0.55f : 0;
     float shin_t = a->legwear == DR_LEGWEAR_PANTS ? 0.95f : 0;
-    limb(f, hp, kn, 0.16f * L, 0.12f * L, thigh_t, a->bottom, a->skin);
-    limb(f, kn, an, 0.115f * L, 0.08f * L, shin_t, a->bottom, a->skin);
+    limb(f, hp, kn, 0.185f * L, 0.135f * L, thigh_t, a->bottom, a->skin);
+    limb(f, kn, an, 0.13f * L, 0.09f * L, shin_t, a->bottom, a->skin);
     if (f->b.ok[an]) { /* the shoe: forward in a side view, foreshortened facing the camera */
         dr_vec2 toe;
         if (f->view == VIEW_SIDE) toe = (dr_vec2){(float)f->facing * 0.2f * L, 0.03f * L};
@@ -741,7 +773,7 @@ static bool head_geometry(const figure *f, dr_vec2 *centre, dr_vec2 *up) {
             up_axis = v_norm(d, up_axis);
             if (v_len(d) > 0.9f * L) c = v_add(b->p[DR_KP_NECK], v_scale(up_axis, 0.9f * L)); /* outlier guard */
         }
-        *centre = v_add(c, v_scale(up_axis, 0.03f * L));
+        *centre = v_add(c, v_scale(up_axis, 0.01f * L));
     } else if (b->ok[DR_KP_NECK]) {
         *centre = v_add(b->p[DR_KP_NECK], v_scale(up_axis, 0.36f * L));
     } else {
@@ -769,18 +801,25 @@ static void draw_long_hair_back(figure *f) {
     }
 }
 
+/* The neck, drawn before the torso so the collar covers its base. */
+static void draw_neck(figure *f) {
+    const body *b = &f->b;
+    dr_vec2 c, up;
+    if (!b->ok[DR_KP_NECK] || !head_geometry(f, &c, &up)) return;
+    float L = f->L;
+    dr_paint neck = paint_of(f, f->pv->style.look.skin, DR_SHADE_CYLINDER);
+    dr_raster_capsule(f->img, v_add(b->p[DR_KP_NECK], v_scale(up, -0.05f * L)), v_add(c, v_scale(up, -0.1f * L)),
+                      0.085f * L, 0.075f * L, &neck);
+}
+
 static void draw_head(figure *f) {
     const dr_appearance *a = &f->pv->style.look;
     const body *b = &f->b;
     dr_vec2 c, up;
     if (!head_geometry(f, &c, &up)) return;
-    float L = f->L, rx = 0.19f * L, ry = 0.235f * L;
+    float L = f->L, rx = 0.215f * L, ry = 0.265f * L;
     float angle = atan2f(-up.x, up.y); /* the ellipse's y axis along the head's up */
     dr_paint skin = paint_of(f, a->skin, DR_SHADE_SPHERE), hair = paint_of(f, a->hair, DR_SHADE_SPHERE);
-    if (b->ok[DR_KP_NECK]) { /* neck */
-        dr_paint neck = paint_of(f, a->skin, DR_SHADE_CYLINDER);
-        dr_raster_capsule(f->img, b->p[DR_KP_NECK], v_add(c, v_scale(up, -0.1f * L)), 0.085f * L, 0.075f * L, &neck);
-    }
     if (a->hair_style == DR_HAIR_BALD) {
         dr_raster_ellipse(f->img, c, rx, ry, angle, &skin);
     } else if (f->view == VIEW_BACK) {
@@ -828,11 +867,17 @@ static void find_view(figure *f) {
         dir = b->ok[DR_KP_REAR] ? 1 : -1;
     }
     f->facing = dir < 0 ? -1 : 1;
+    /* Facing the camera but with the nose well off the shoulder midline: turned part-way. */
+    if (f->view == VIEW_FRONT && b->ok[DR_KP_NOSE] && b->ok[DR_KP_NECK]) {
+        float off = b->p[DR_KP_NOSE].x - b->p[DR_KP_NECK].x;
+        f->turned = fabsf(off) > 0.12f * L;
+        f->facing = off < 0 ? -1 : 1;
+    }
 }
 
-static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img) {
-    figure f = {.pv = pv, .img = img, .L = pv->body};
-    pose_to_body(pv, pose, &f.b);
+static void draw_figure(const dr_preview *pv, int frame, const dr_pose *pose, dr_image *img) {
+    figure f = {.pv = pv, .img = img, .L = frame < pv->num_frames ? pv->frame_body[frame] : pv->body};
+    pose_to_body(pv, f.L, pose, &f.b);
     body *b = &f.b;
     float L = f.L;
     f.outline = fmaxf(0.9f, 0.018f * L);
@@ -866,15 +911,20 @@ static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img
     int near = f.facing > 0 ? 0 : 1, far = 1 - near;
     switch (f.view) {
     case VIEW_FRONT:
+        /* Turned part-way (three-quarter view): the far arm goes behind the torso. */
         draw_long_hair_back(&f);
+        if (f.turned) draw_arm(&f, far);
         draw_leg(&f, 0), draw_leg(&f, 1);
+        draw_neck(&f);
         draw_torso(&f);
-        draw_arm(&f, 0), draw_arm(&f, 1);
+        if (f.turned) draw_arm(&f, near);
+        else draw_arm(&f, 0), draw_arm(&f, 1);
         draw_head(&f);
         break;
     case VIEW_BACK:
         draw_arm(&f, 0), draw_arm(&f, 1);
         draw_leg(&f, 0), draw_leg(&f, 1);
+        draw_neck(&f);
         draw_torso(&f);
         draw_head(&f);
         draw_long_hair_back(&f);
@@ -886,6 +936,7 @@ static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img
         draw_leg(&f, far);
         draw_leg(&f, near);
         draw_long_hair_back(&f);
+        draw_neck(&f);
         draw_torso(&f);
         draw_head(&f);
         draw_arm(&f, near);
@@ -893,18 +944,29 @@ static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img
     }
 }
 
+static int check_seq(const dr_preview *pv, const dr_pose_seq *seq, dr_err *err) {
+    if (seq->num_frames != pv->num_frames || seq->width != pv->canvas_w || seq->height != pv->canvas_h)
+        return dr_err_set(err, DR_EINVAL, "preview: made for %d frames on %dx%d, given %d frames on %dx%d",
+                          pv->num_frames, pv->canvas_w, pv->canvas_h, seq->num_frames, seq->width, seq->height);
+    return DR_OK;
+}
+
 int dr_preview_render_frame(const dr_preview *pv, const dr_pose_seq *seq, int frame, dr_image *img, dr_err *err) {
+    int rc = check_seq(pv, seq, err);
+    if (rc) return rc;
     if (frame < 0 || frame >= seq->num_frames)
         return dr_err_set(err, DR_ERANGE, "preview: frame %d outside 0..%d", frame, seq->num_frames - 1);
     if (!img->rgb || img->width != pv->width || img->height != pv->height)
         return dr_err_set(err, DR_EINVAL, "preview: image is %dx%d, expected %dx%d", img->width, img->height, pv->width,
                           pv->height);
     memcpy(img->rgb, pv->background.rgb, (size_t)pv->width * (size_t)pv->height * 3u);
-    draw_figure(pv, &seq->frames[frame], img);
+    draw_figure(pv, frame, &seq->frames[frame], img);
     return DR_OK;
 }
 
 int dr_preview_render_all(const dr_preview *pv, const dr_pose_seq *seq, dr_image *frames, dr_err *err) {
+    int rc = check_seq(pv, seq, err);
+    if (rc) return rc;
     for (int i = 0; i < seq->num_frames; i++)
         if (!frames[i].rgb || frames[i].width != pv->width || frames[i].height != pv->height)
             return dr_err_set(err, DR_EINVAL, "preview: frame image %d is %dx%d, expected %dx%d", i, frames[i].width,
@@ -912,7 +974,7 @@ int dr_preview_render_all(const dr_preview *pv, const dr_pose_seq *seq, dr_image
 #pragma omp parallel for schedule(dynamic, 4)
     for (int i = 0; i < seq->num_frames; i++) {
         memcpy(frames[i].rgb, pv->background.rgb, (size_t)pv->width * (size_t)pv->height * 3u);
-        draw_figure(pv, &seq->frames[i], &frames[i]);
+        draw_figure(pv, i, &seq->frames[i], &frames[i]);
     }
     return DR_OK;
 }

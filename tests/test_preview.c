@@ -273,6 +273,8 @@ static void test_missing_keypoints_and_determinism(void **state) {
     assert_int_equal(dr_preview_render_frame(pv2, &none, 0, &b, NULL), DR_OK);
     dr_err err = {0};
     assert_int_equal(dr_preview_render_frame(pv2, &none, 1, &b, &err), DR_ERANGE);
+    assert_int_equal(dr_preview_render_frame(pv2, &seq, 0, &b, &err), DR_EINVAL); /* made for another clip */
+    assert_non_null(strstr(err.msg, "made for 1 frames"));
     dr_image wrong;
     assert_int_equal(dr_image_alloc(&wrong, 100, 100), DR_OK);
     assert_int_equal(dr_preview_render_frame(pv2, &none, 0, &wrong, &err), DR_EINVAL);

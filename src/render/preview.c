@@ -37,7 +37,7 @@ static const named_color colors[] = {
 
 /* Hair colours differ from fabric colours of the same name. */
 static const named_color hair_colors[] = {
-    {"black", 25, 22, 22},     {"brown", 90, 55, 30},   {"blonde", 220, 190, 110}, {"blond", 220, 190, 110},
+    {"black", 25, 22, 22},     {"brown", 90, 55, 30},   {"blonde", 238, 205, 95},  {"blond", 238, 205, 95},
     {"red", 160, 60, 30},      {"ginger", 180, 80, 35}, {"auburn", 130, 55, 30},   {"gray", 160, 160, 160},
     {"grey", 160, 160, 160},   {"white", 225, 225, 225}, {"silver", 200, 200, 205}, {"dark", 45, 32, 25},
     {"light", 180, 140, 90},
@@ -284,7 +284,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
         }
         if (!strcmp(w, "bald")) a->hair_style = DR_HAIR_BALD, a->named_hair = true;
         if (!strcmp(w, "blonde") || !strcmp(w, "blond")) {
-            if (!a->named_hair) a->hair = dr_rgb_make(220, 190, 110), a->named_hair = true;
+            if (!a->named_hair) a->hair = dr_rgb_make(238, 205, 95), a->named_hair = true;
         }
         if (!strcmp(w, "brunette") && !a->named_hair) a->hair = dr_rgb_make(90, 55, 30), a->named_hair = true;
         if (!strcmp(w, "redhead") && !a->named_hair) a->hair = dr_rgb_make(170, 70, 30), a->named_hair = true;
@@ -827,9 +827,9 @@ static void draw_head(figure *f) {
     } else {
         /* Hair as a slightly larger head behind; the face is a smaller ellipse shifted down (and
          * forward when seen from the side), so hair shows on top and at the back. */
-        dr_raster_ellipse(f->img, v_add(c, v_scale(up, 0.025f * L)), rx * 1.07f, ry * 1.04f, angle, &hair);
+        dr_raster_ellipse(f->img, v_add(c, v_scale(up, 0.035f * L)), rx * 1.08f, ry * 1.05f, angle, &hair);
         dr_vec2 fwd = f->view == VIEW_SIDE ? (dr_vec2){(float)f->facing * 0.045f * L, 0} : (dr_vec2){0, 0};
-        dr_vec2 fc = v_add(v_add(c, v_scale(up, -0.05f * L)), fwd);
+        dr_vec2 fc = v_add(v_add(c, v_scale(up, -0.06f * L)), fwd);
         dr_paint face = skin;
         face.outline = 0; /* the hairline should not look like a seam */
         dr_raster_ellipse(f->img, fc, rx * (f->view == VIEW_SIDE ? 0.85f : 0.9f), ry * 0.83f, angle, &face);

@@ -137,6 +137,18 @@ static void test_style_from_prompt(void **state) {
     assert_int_equal(st.look.legwear, DR_LEGWEAR_SKIRT);
     assert_true(st.look.top.r > 150 && st.look.bottom.r > 150 && st.look.top.g < 80);
 
+    dr_preview_style_from_prompt(&st, "A man with a shaved head wears a red cap, sunglasses and a navy windbreaker. "
+                                      "He jogs on a trail.");
+    assert_int_equal(st.look.hair_style, DR_HAIR_BALD);
+    assert_int_equal(st.look.headwear, DR_HEADWEAR_CAP);
+    assert_true(st.look.headwear_color.r > 150 && st.look.headwear_color.g < 80);
+    assert_true(st.look.sunglasses);
+    assert_int_equal(st.look.sleeves, DR_SLEEVES_LONG);
+    assert_int_equal(st.scene, DR_SCENE_FOREST);
+    dr_preview_style_from_prompt(&st, "A woman has shoulder-length black hair. She is in her backyard.");
+    assert_int_equal(st.look.hair_style, DR_HAIR_LONG);
+    assert_int_equal(st.scene, DR_SCENE_PARK);
+    assert_int_equal(st.look.headwear, DR_HEADWEAR_NONE);
     const char *scenes[][2] = {{"He lifts weights in the gym.", "gym"},     {"She walks in the snow.", "snow"},
                                {"A boy plays in the park.", "park"},        {"He dances in his room.", "room"},
                                {"A woman hikes in the forest.", "forest"},  {"A person waves.", "studio"}};

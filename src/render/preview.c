@@ -73,6 +73,7 @@ static const garment garments[] = {
     {"uniform", G_TOP, DR_SLEEVES_LONG},     {"suit", G_TOP, DR_SLEEVES_LONG},      {"kimono", G_DRESS, DR_SLEEVES_LONG},
     {"shorts", G_BOTTOM, DR_LEGWEAR_SHORTS}, {"pants", G_BOTTOM, DR_LEGWEAR_PANTS}, {"trousers", G_BOTTOM, DR_LEGWEAR_PANTS},
     {"jeans", G_BOTTOM, DR_LEGWEAR_PANTS},   {"leggings", G_BOTTOM, DR_LEGWEAR_PANTS}, {"joggers", G_BOTTOM, DR_LEGWEAR_PANTS},
+    {"windbreaker", G_TOP, DR_SLEEVES_LONG}, {"fleece", G_TOP, DR_SLEEVES_LONG}, {"parka", G_TOP, DR_SLEEVES_LONG},
     {"sweatpants", G_BOTTOM, DR_LEGWEAR_PANTS}, {"tights", G_BOTTOM, DR_LEGWEAR_PANTS}, {"slacks", G_BOTTOM, DR_LEGWEAR_PANTS},
     {"chinos", G_BOTTOM, DR_LEGWEAR_PANTS},  {"skirt", G_BOTTOM, DR_LEGWEAR_SKIRT}, {"dress", G_DRESS, DR_SLEEVES_NONE},
     {"gown", G_DRESS, DR_SLEEVES_NONE},      {"sundress", G_DRESS, DR_SLEEVES_NONE}, {"shoes", G_SHOES, 0},
@@ -101,6 +102,10 @@ static const scene_word scene_words[] = {
     {"forest", DR_SCENE_FOREST}, {"woods", DR_SCENE_FOREST},    {"jungle", DR_SCENE_FOREST},
     {"field", DR_SCENE_FIELD},   {"grass", DR_SCENE_FIELD},     {"grassy", DR_SCENE_FIELD},
     {"meadow", DR_SCENE_FIELD},  {"lawn", DR_SCENE_FIELD},      {"countryside", DR_SCENE_FIELD},
+    {"track", DR_SCENE_FIELD},   {"farmland", DR_SCENE_FIELD},  {"backyard", DR_SCENE_PARK},
+    {"playground", DR_SCENE_PARK}, {"trail", DR_SCENE_FOREST},  {"mountain", DR_SCENE_FOREST},
+    {"stairs", DR_SCENE_ROOM},   {"stairwell", DR_SCENE_ROOM},  {"staircase", DR_SCENE_ROOM},
+    {"cafe", DR_SCENE_ROOM},     {"ring", DR_SCENE_GYM},        {"ballroom", DR_SCENE_STUDIO},
 };
 
 static const char *const scene_names[DR_NUM_SCENES] = {"studio", "field", "park",  "beach", "room",
@@ -202,6 +207,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
     a->sleeves = DR_SLEEVES_SHORT;
     a->legwear = DR_LEGWEAR_PANTS;
     a->hair_style = DR_HAIR_SHORT;
+    a->headwear_color = dr_rgb_make(40, 50, 90);
     style->scene = DR_SCENE_STUDIO;
     if (!prompt || !*prompt) return;
 
@@ -273,7 +279,8 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
             dr_rgb c;
             if (color_before(ws, i, hair_colors, (int)(sizeof hair_colors / sizeof hair_colors[0]), &c))
                 a->hair = c, a->named_hair = true;
-            if (word_before(ws, i, "long", 4)) a->hair_style = DR_HAIR_LONG;
+            if (word_before(ws, i, "long", 4) || word_before(ws, i, "length", 4) || word_before(ws, i, "braided", 4))
+                a->hair_style = DR_HAIR_LONG;
             if (word_before(ws, i, "short", 4) || word_before(ws, i, "cropped", 4)) a->hair_style = DR_HAIR_SHORT;
         }
         if (!strcmp(w, "ponytail") || !strcmp(w, "bun")) {
@@ -282,7 +289,19 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
             if (color_before(ws, i, hair_colors, (int)(sizeof hair_colors / sizeof hair_colors[0]), &c))
                 a->hair = c, a->named_hair = true;
         }
-        if (!strcmp(w, "bald")) a->hair_style = DR_HAIR_BALD, a->named_hair = true;
+        if (!strcmp(w, "bald") || (!strcmp(w, "head") && word_before(ws, i, "shaved", 2)))
+            a->hair_style = DR_HAIR_BALD, a->named_hair = true;
+        /* Headwear and sunglasses. */
+        int hw = !strcmp(w, "cap") || !strcmp(w, "hat") ? DR_HEADWEAR_CAP
+                 : !strcmp(w, "beanie")                   ? DR_HEADWEAR_BEANIE
+                 : !strcmp(w, "helmet")                   ? DR_HEADWEAR_HELMET
+                                                          : DR_HEADWEAR_NONE;
+        if (hw) {
+            a->headwear = hw;
+            dr_rgb c;
+            if (color_before(ws, i, colors, (int)(sizeof colors / sizeof colors[0]), &c)) a->headwear_color = c;
+        }
+        if (!strcmp(w, "sunglasses")) a->sunglasses = true;
         if (!strcmp(w, "blonde") || !strcmp(w, "blond")) {
             if (!a->named_hair) a->hair = dr_rgb_make(238, 205, 95), a->named_hair = true;
         }
@@ -791,8 +810,8 @@ static void draw_long_hair_back(figure *f) {
     float L = f->L;
     dr_paint p = paint_of(f, a->hair, DR_SHADE_CYLINDER);
     dr_vec2 back = f->view == VIEW_SIDE ? (dr_vec2){-(float)f->facing * 0.12f * L, 0} : (dr_vec2){0, 0};
-    if (a->hair_style == DR_HAIR_LONG) {
-        dr_vec2 end = v_add(v_add(c, v_scale(up, -0.55f * L)), back);
+    if (a->hair_style == DR_HAIR_LONG) { /* hangs down the body, whatever the head's tilt */
+        dr_vec2 end = v_add(v_add(c, v_scale(f->axis, 0.55f * L)), back);
         dr_raster_capsule(f->img, v_add(c, back), end, 0.2f * L, 0.16f * L, &p);
     } else { /* tied at the back of the head, hanging down */
         dr_vec2 tie = v_add(v_add(c, v_scale(up, 0.04f * L)), v_scale(back, 1.3f));
@@ -833,10 +852,29 @@ static void draw_head(figure *f) {
         dr_paint face = skin;
         face.outline = 0; /* the hairline should not look like a seam */
         dr_raster_ellipse(f->img, fc, rx * (f->view == VIEW_SIDE ? 0.85f : 0.9f), ry * 0.83f, angle, &face);
-        /* Eyes. */
+        /* Eyes, or sunglasses over them. */
         dr_paint eye = dr_paint_solid(dr_rgb_make(35, 30, 30), DR_SHADE_FLAT, 0);
+        float er = a->sunglasses ? 0.055f * L : 0.022f * L;
         for (int k = DR_KP_REYE; k <= DR_KP_LEYE; k++)
-            if (b->ok[k]) dr_raster_ellipse(f->img, b->p[k], 0.022f * L, 0.028f * L, angle, &eye);
+            if (b->ok[k]) dr_raster_ellipse(f->img, b->p[k], er, er * (a->sunglasses ? 0.8f : 1.25f), angle, &eye);
+    }
+    if (a->headwear != DR_HEADWEAR_NONE) {
+        /* A dome over the top of the head; a cap adds a brim forward (sideways in a side view,
+         * a band across the forehead facing the camera). */
+        dr_paint hat = paint_of(f, a->headwear_color, DR_SHADE_SPHERE);
+        float lift = a->headwear == DR_HEADWEAR_BEANIE ? 0.1f : 0.12f;
+        dr_raster_ellipse(f->img, v_add(c, v_scale(up, lift * L)), rx * 1.12f, ry * 0.62f, angle, &hat);
+        if (a->headwear == DR_HEADWEAR_CAP && f->view != VIEW_BACK) {
+            dr_vec2 brim = v_add(c, v_scale(up, 0.06f * L));
+            dr_vec2 side = {-up.y, up.x}; /* across the head, towards image right when upright */
+            dr_paint flat = paint_of(f, dr_rgb_scale(a->headwear_color, 0.85f), DR_SHADE_CYLINDER);
+            if (f->view == VIEW_SIDE)
+                dr_raster_capsule(f->img, brim, v_add(brim, v_scale(side, (float)f->facing * 0.3f * L)), 0.035f * L,
+                                  0.03f * L, &flat);
+            else
+                dr_raster_capsule(f->img, v_sub(brim, v_scale(side, 0.2f * L)), v_add(brim, v_scale(side, 0.2f * L)),
+                                  0.04f * L, 0.04f * L, &flat);
+        }
     }
 }
 
@@ -926,8 +964,8 @@ static void draw_figure(const dr_preview *pv, int frame, const dr_pose *pose, dr
         draw_leg(&f, 0), draw_leg(&f, 1);
         draw_neck(&f);
         draw_torso(&f);
+        draw_long_hair_back(&f); /* over the back, under the head's hair (and hat) */
         draw_head(&f);
-        draw_long_hair_back(&f);
         break;
     default:
         /* Both legs go behind the torso: the hip joint sits inside the pelvis, and a skirt must

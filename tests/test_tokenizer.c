@@ -415,6 +415,27 @@ static void test_special_tokens(void **state) {
     free(out);
     dr_err err = {0};
     assert_int_equal(dr_tokenizer_add_token(tok, DR_TOKEN_PAD, true, NULL, &err), DR_EINVAL);
+    /* Non-special added tokens match always, leftmost-longest, whatever their lengths. */
+    int id_ab, id_abc, id_long = -1;
+    assert_int_equal(dr_tokenizer_add_token(tok, "[ab]", false, &id_ab, NULL), DR_OK);
+    assert_int_equal(dr_tokenizer_add_token(tok, "[ab][ab]", false, &id_abc, NULL), DR_OK);
+    char name[160];
+    for (int len = 2; len <= 101; len++) { /* "#" alone is a byte token already */
+        memset(name, '#', (size_t)len);
+        name[len] = 0;
+        int id;
+        assert_int_equal(dr_tokenizer_add_token(tok, name, false, &id, NULL), DR_OK);
+        if (len == 77) id_long = id;
+    }
+    const char *t2 = "x[ab][ab][ab]y";
+    assert_int_equal(dr_tokenizer_encode(tok, t2, strlen(t2), 0, ids, 64, &n, NULL), DR_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(ids[1], id_abc);
+    assert_int_equal(ids[2], id_ab);
+    memset(name, '#', 77);
+    strcpy(name + 77, " ok");
+    assert_int_equal(dr_tokenizer_encode(tok, name, strlen(name), 0, ids, 64, &n, NULL), DR_OK);
+    assert_int_equal(ids[0], id_long);
     dr_tokenizer_free(tok);
 }
 

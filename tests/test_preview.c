@@ -149,6 +149,9 @@ static void test_style_from_prompt(void **state) {
     assert_int_equal(st.look.hair_style, DR_HAIR_LONG);
     assert_int_equal(st.scene, DR_SCENE_PARK);
     assert_int_equal(st.look.headwear, DR_HEADWEAR_NONE);
+    dr_preview_style_from_prompt(&st, "A barefoot man with dark skin does yoga.");
+    assert_memory_equal(&st.look.shoes, &st.look.skin, sizeof st.look.skin);
+    assert_true(st.look.skin.r < 120);
     const char *scenes[][2] = {{"He lifts weights in the gym.", "gym"},     {"She walks in the snow.", "snow"},
                                {"A boy plays in the park.", "park"},        {"He dances in his room.", "room"},
                                {"A woman hikes in the forest.", "forest"},  {"A person waves.", "studio"}};

@@ -219,6 +219,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
     if (has_word(ws, feminine, 8)) a->hair_style = DR_HAIR_LONG;
 
     int scene_at = ws->n;
+    bool barefoot = false;
     for (int i = 0; i < ws->n; i++) {
         const char *w = ws->w[i];
         /* Scene: the earliest place word wins. */
@@ -273,7 +274,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
             if (!strcmp(ws->w[i - 1], "short")) a->sleeves = DR_SLEEVES_SHORT;
         }
         if (!strcmp(w, "sleeveless")) a->sleeves = DR_SLEEVES_NONE;
-        if (!strcmp(w, "barefoot")) a->shoes = a->skin, a->named_shoes = true;
+        if (!strcmp(w, "barefoot")) barefoot = true;
         /* Hair. */
         if (!strcmp(w, "hair") || !strcmp(w, "haired")) {
             dr_rgb c;
@@ -322,6 +323,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
         }
     }
     if (!a->named_shoes && a->legwear == DR_LEGWEAR_SKIRT) a->shoes = dr_rgb_scale(a->bottom, 0.5f);
+    if (barefoot) a->shoes = a->skin, a->named_shoes = true; /* after the skin tone is known */
     free(ws);
 }
 

@@ -143,8 +143,11 @@ static void test_style_from_prompt(void **state) {
     assert_int_equal(st.look.headwear, DR_HEADWEAR_CAP);
     assert_true(st.look.headwear_color.r > 150 && st.look.headwear_color.g < 80);
     assert_true(st.look.sunglasses);
+    assert_false(st.look.beard || st.look.mustache);
     assert_int_equal(st.look.sleeves, DR_SLEEVES_LONG);
     assert_int_equal(st.scene, DR_SCENE_FOREST);
+    dr_preview_style_from_prompt(&st, "The man has auburn hair and a mustache. An old man with a grey beard.");
+    assert_true(st.look.beard && st.look.mustache);
     dr_preview_style_from_prompt(&st, "A woman has shoulder-length black hair. She is in her backyard.");
     assert_int_equal(st.look.hair_style, DR_HAIR_LONG);
     assert_int_equal(st.scene, DR_SCENE_PARK);

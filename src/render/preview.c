@@ -303,6 +303,8 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
             if (color_before(ws, i, colors, (int)(sizeof colors / sizeof colors[0]), &c)) a->headwear_color = c;
         }
         if (!strcmp(w, "sunglasses")) a->sunglasses = true;
+        if (!strcmp(w, "beard") || !strcmp(w, "stubble") || !strcmp(w, "goatee")) a->beard = true;
+        if (!strcmp(w, "mustache") || !strcmp(w, "moustache")) a->mustache = true;
         if (!strcmp(w, "blonde") || !strcmp(w, "blond")) {
             if (!a->named_hair) a->hair = dr_rgb_make(238, 205, 95), a->named_hair = true;
         }
@@ -860,14 +862,27 @@ static void draw_head(figure *f) {
         for (int k = DR_KP_REYE; k <= DR_KP_LEYE; k++)
             if (b->ok[k]) dr_raster_ellipse(f->img, b->p[k], er, er * (a->sunglasses ? 0.8f : 1.25f), angle, &eye);
     }
+    if (f->view != VIEW_BACK && (a->beard || a->mustache)) {
+        /* Facial hair in the hair colour: a beard round the jaw, a moustache under the nose. */
+        dr_vec2 fwd = f->view == VIEW_SIDE ? (dr_vec2){(float)f->facing * 0.06f * L, 0} : (dr_vec2){0, 0};
+        dr_paint fh = paint_of(f, dr_rgb_scale(a->hair, 0.9f), DR_SHADE_SPHERE);
+        fh.outline = 0;
+        if (a->beard)
+            dr_raster_ellipse(f->img, v_add(v_add(c, v_scale(up, -0.19f * L)), fwd), rx * 0.7f, ry * 0.32f, angle, &fh);
+        if (a->mustache) {
+            dr_vec2 m = b->ok[DR_KP_NOSE] ? v_add(b->p[DR_KP_NOSE], v_scale(up, -0.05f * L))
+                                          : v_add(v_add(c, v_scale(up, -0.1f * L)), fwd);
+            dr_raster_ellipse(f->img, m, 0.07f * L, 0.025f * L, angle, &fh);
+        }
+    }
     if (a->headwear != DR_HEADWEAR_NONE) {
         /* A dome over the top of the head; a cap adds a brim forward (sideways in a side view,
          * a band across the forehead facing the camera). */
         dr_paint hat = paint_of(f, a->headwear_color, DR_SHADE_SPHERE);
-        float lift = a->headwear == DR_HEADWEAR_BEANIE ? 0.1f : 0.12f;
-        dr_raster_ellipse(f->img, v_add(c, v_scale(up, lift * L)), rx * 1.12f, ry * 0.62f, angle, &hat);
+        float lift = a->headwear == DR_HEADWEAR_BEANIE ? 0.15f : 0.175f;
+        dr_raster_ellipse(f->img, v_add(c, v_scale(up, lift * L)), rx * 1.1f, ry * 0.6f, angle, &hat);
         if (a->headwear == DR_HEADWEAR_CAP && f->view != VIEW_BACK) {
-            dr_vec2 brim = v_add(c, v_scale(up, 0.06f * L));
+            dr_vec2 brim = v_add(c, v_scale(up, 0.045f * L));
             dr_vec2 side = {-up.y, up.x}; /* across the head, towards image right when upright */
             dr_paint flat = paint_of(f, dr_rgb_scale(a->headwear_color, 0.85f), DR_SHADE_CYLINDER);
             if (f->view == VIEW_SIDE)
@@ -875,7 +890,7 @@ static void draw_head(figure *f) {
                                   0.03f * L, &flat);
             else
                 dr_raster_capsule(f->img, v_sub(brim, v_scale(side, 0.2f * L)), v_add(brim, v_scale(side, 0.2f * L)),
-                                  0.04f * L, 0.04f * L, &flat);
+                                  0.03f * L, 0.03f * L, &flat);
         }
     }
 }

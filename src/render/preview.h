@@ -51,6 +51,7 @@ typedef struct dr_appearance {
     int hair_style; /* dr_hair_style */
     int headwear;   /* dr_headwear */
     bool sunglasses;
+    bool beard, mustache;
     bool named_skin, named_hair, named_top, named_bottom, named_shoes;
 } dr_appearance;
 

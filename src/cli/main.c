@@ -15,6 +15,7 @@ typedef struct command {
 
 /* Keep in the order a user meets them. */
 static const command commands[] = {
+    {"llm", dr_cmd_llm, "DirectorLLM: generate pose tokens for a prompt"},
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
     {"version", dr_cmd_version, "print the version and the compute backend"},
 };

@@ -32,6 +32,9 @@ int dr_cmd_version(int argc, char **argv);
 int dr_cmd_train(int argc, char **argv); /* dispatcher: cmd_train.c */
 int dr_cmd_llm(int argc, char **argv);   /* cmd_llm.c */
 int dr_cmd_train_llm(int argc, char **argv); /* cmd_train_llm.c */
+int dr_cmd_pose(int argc, char **argv);  /* cmd_pose.c: render, convert */
+int dr_cmd_data(int argc, char **argv);  /* dispatcher: cmd_data.c */
+int dr_cmd_data_import_bvh(int argc, char **argv); /* cmd_import.c */
 int dr_cmd_train_tokenizer(int argc, char **argv);
 
 #endif

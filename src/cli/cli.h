@@ -31,6 +31,8 @@ bool cli_parse_u64(const char *cmd, const char *opt, const char *s, unsigned lon
 int dr_cmd_version(int argc, char **argv);
 int dr_cmd_train(int argc, char **argv); /* dispatcher: cmd_train.c */
 int dr_cmd_generate(int argc, char **argv); /* cmd_generate.c */
+int dr_cmd_llm(int argc, char **argv);   /* cmd_llm.c */
+int dr_cmd_train_llm(int argc, char **argv); /* cmd_train_llm.c */
 int dr_cmd_pose(int argc, char **argv);  /* cmd_pose.c: render, convert */
 int dr_cmd_data(int argc, char **argv);  /* dispatcher: cmd_data.c */
 int dr_cmd_data_import_bvh(int argc, char **argv); /* cmd_import.c */

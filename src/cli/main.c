@@ -16,6 +16,7 @@ typedef struct command {
 /* Keep in the order a user meets them. */
 static const command commands[] = {
     {"generate", dr_cmd_generate, "prompt -> poses -> videos (the DirectorLLM pipeline)"},
+    {"llm", dr_cmd_llm, "DirectorLLM: generate pose tokens for a prompt"},
     {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
     {"version", dr_cmd_version, "print the version and the compute backend"},

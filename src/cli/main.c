@@ -15,8 +15,9 @@ typedef struct command {
 
 /* Keep in the order a user meets them. */
 static const command commands[] = {
-    {"version", dr_cmd_version, "print the version and the compute backend"},
     {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},
+    {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
+    {"version", dr_cmd_version, "print the version and the compute backend"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,158 @@
+/* pose_diffusion.h - the pose interpolator: a DDPM that densifies 20 key-frame poses into 200.
+ *
+ * The paper's third model (after Audio2Photoreal's guide-pose diffusion). A transformer over
+ * the 200 frames denoises normalized poses (dr_pose_normalize, 36 numbers a frame):
+ *   input   per frame: the noisy pose x_t (36) and the key-frame guide (55: the key frames
+ *           linearly interpolated (36), their interpolated presence (18), a key-frame flag),
+ *           a linear layer plus a learned frame-position embedding;
+ *   blocks  LayerNorm -> FiLM(timestep) -> self-attention over time; LayerNorm ->
+ *           cross-attention to the context; LayerNorm -> FiLM(timestep) -> GELU MLP; all residual;
+ *   context the 20 key frames as tokens (pose + presence, plus the position embedding of their
+ *           frame index) and the text encoder's per-token states (linear to the model width),
+ *           one LayerNorm shared by all blocks;
+ *   output  LayerNorm -> linear to 36, added to the guide's linear interpolation (when the key
+ *           frames are given): the model predicts the clean pose x0 as a correction of the linear
+ *           baseline (x0 prediction: motion diffusion (MDM, Audio2Photoreal) prefers it, and it
+ *           lets the loss add a velocity term; the residual form makes an untrained model the
+ *           baseline, so training time goes into the dynamics).
+ * Noise schedule: cosine (Nichol & Dhariwal 2021), 1000 steps. Loss: masked MSE on x0 over the
+ * present keypoints plus a weighted MSE on frame-to-frame velocity. Classifier-free guidance:
+ * during training the key-frame condition (guide + tokens) and the text condition are each
+ * replaced by zeros at random; sampling combines three predictions with separate scales
+ *   x0 = x0(-,-) + s_kf (x0(kf,-) - x0(-,-)) + s_text (x0(kf,text) - x0(kf,-)),
+ * so s_kf = s_text = 1 is the plain conditional model and 0, 0 the unconditional one.
+ * Samplers: full ancestral DDPM (1000 steps) and deterministic DDIM (eta = 0, any step count).
+ * Optionally (on by default in dr_interp_run) the present key-frame coordinates replace the x0
+ * estimate at key frames after every step, so the output passes through them exactly.
+ * Missing keypoints: the model sees the presence of the key frames; the output keypoint is
+ * present when it is present in the nearest key frame (ties go to the earlier one), and gets
+ * that key frame's confidence. */
+#ifndef DIRECTOR_MODELS_POSE_DIFFUSION_H
+#define DIRECTOR_MODELS_POSE_DIFFUSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "models/text_encoder.h"
+#include "nn/params.h"
+#include "pose/skeleton.h"
+
+#define DR_INTERP_FRAME_COND 55 /* lerp pose 36 + lerp presence 18 + key-frame flag 1 */
+#define DR_INTERP_KF_FEAT 54    /* key-frame token input: pose 36 + presence 18 */
+
+typedef struct dr_interp_config {
+    int frames;         /* 200 */
+    int num_keyframes;  /* 20 */
+    int dim, num_layers, num_heads, mlp_dim;
+    int text_dim;       /* text encoder state width; 0 = no text condition (the ablation) */
+    int text_len;       /* text tokens seen (the text encoder's max_len) */
+    int diffusion_steps; /* T of the schedule (1000) */
+    float vel_weight;   /* weight of the velocity term of the loss */
+    float p_drop_kf, p_drop_text; /* classifier-free guidance drop probabilities */
+} dr_interp_config;
+
+/* Condition of a batch. Every pointer is per batch item. */
+typedef struct dr_interp_cond {
+    const float *kf;            /* [B, K, 54] key-frame pose (normalized) + presence */
+    const int *kf_index;        /* [B, K] frame index of each key frame (increasing) */
+    const float *frame_cond;    /* [B, F, 55] from dr_interp_guide() */
+    const float *text;          /* [B, text_len, text_dim], or NULL when text_dim == 0 */
+    const uint8_t *text_valid;  /* [B, text_len] */
+    const float *keep_kf;       /* [B] 1 = key frames given, 0 = dropped (zeros) */
+    const float *keep_text;     /* [B] same for the text */
+} dr_interp_cond;
+
+typedef struct dr_interp_acts {
+    int max_batch, B;
+    float *in_feat;             /* [N, 36 + 55] */
+    float *res;                 /* [L + 1][N, D] */
+    float *h1, *f1, *q, *k, *v, *att, *sa, *x2;  /* self-attention part, [L][...] */
+    float *h2, *cq, *ck, *cv, *catt, *ca, *x3;   /* cross-attention part */
+    float *h3, *f3, *m1, *g;                     /* MLP part */
+    float *ln_mean, *ln_rstd;   /* [L][3][N] */
+    float *ho, *ho_mean, *ho_rstd; /* output LayerNorm */
+    float *ctx_raw, *ctx, *ctx_mean, *ctx_rstd; /* [B, Kc, D] */
+    float *kf_lin, *txt_lin;    /* [B, K, D], [B, Lt, D] before keep/position */
+    float *kf_in, *txt_in;      /* copies of the key-frame features and text states */
+    uint8_t *ctx_valid;         /* [B, Kc] */
+    float *temb_in, *t1, *t1a, *temb, *st; /* timestep MLP, [B, D] */
+    float *ss;                  /* [L][2][B, 2D] FiLM scale/shift */
+    /* keep flags and indices of the last forward */
+    float *keep_kf, *keep_text;
+    int *kf_index;
+    /* backward scratch */
+    float *d_res, *d_a, *d_b, *d_q, *d_k, *d_v, *d_big, *d_ctx, *d_ca, *d_ck, *d_cv, *d_ss, *d_st, *d_t;
+    float *attn_scratch;
+} dr_interp_acts;
+
+typedef struct dr_interp {
+    dr_interp_config cfg;
+    dr_params params;
+    dr_interp_acts acts;
+    float *alpha_bar;            /* [T] cumulative products of the cosine schedule */
+} dr_interp;
+
+dr_interp_config dr_interp_default_config(int text_dim, int text_len);
+int dr_interp_create(dr_interp *m, const dr_interp_config *cfg, dr_err *err);
+void dr_interp_init_weights(dr_interp *m, uint64_t seed);
+void dr_interp_free(dr_interp *m);
+int dr_interp_alloc_acts(dr_interp *m, int max_batch, dr_err *err);
+char *dr_interp_config_json(const dr_interp_config *cfg); /* malloc'd */
+int dr_interp_config_parse(dr_interp_config *cfg, const char *json, const char *what, dr_err *err);
+int dr_interp_save(const dr_interp *m, const char *path, dr_err *err);
+int dr_interp_load(dr_interp *m, const char *path, dr_err *err);
+
+/* The key-frame guide of one clip: from K key frames (normalized pose [K, 36], presence
+ * [K, 18], increasing frame indices) the per-frame condition [F, 55] (may be NULL), the token
+ * features [K, 54] (may be NULL), the linear interpolation [F, 36] (may be NULL: the baseline)
+ * and the output presence rule [F, 18] (may be NULL). A keypoint missing on one side of a gap
+ * holds the other side's value; frames before the first / after the last key frame hold it. */
+void dr_interp_guide(const float *kf_pose, const float *kf_mask, const int *kf_index, int K, int F,
+                     float *frame_cond, float *kf_feat, float *lerp, float *presence);
+
+/* Denoiser forward: x_t [B, F, 36] at timesteps t [B] -> predicted x0 [B, F, 36]. */
+int dr_interp_forward(dr_interp *m, const float *x_t, const float *t, const dr_interp_cond *cond, int B,
+                      float *x0_pred, dr_err *err);
+/* Backward of the last forward from d x0_pred; accumulates into params.grad. */
+void dr_interp_backward(dr_interp *m, const float *d_x0);
+
+/* Diffusion loss of one batch: draws t and the noise from rng, runs forward and returns
+ * the loss (x0 MSE + vel_weight * velocity MSE, means over present keypoints); *mse gets the
+ * x0 part alone when non-NULL. x0 [B, F, 36] clean normalized poses, mask [B, F, 36] 1 where
+ * the keypoint is present. train: also draw the classifier-free-guidance drops and run
+ * backward into params.grad (validation passes false: nothing dropped, no backward). The
+ * function points cond->keep_kf / keep_text at its scratch. */
+float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp_cond *cond, int B, dr_rng *rng,
+                     bool train, float *scratch, float *mse);
+/* Floats of scratch dr_interp_loss needs for batch B. */
+long dr_interp_loss_scratch_floats(const dr_interp *m, int B);
+
+typedef struct dr_interp_opts {
+    int steps;            /* DDIM steps (1..T); 0 = full ancestral DDPM over all T steps */
+    float guidance_kf;    /* key-frame guidance scale (1 = plain conditional) */
+    float guidance_text;  /* text guidance scale */
+    uint64_t seed;
+    bool inpaint;         /* replace key-frame coordinates in every x0 estimate */
+} dr_interp_opts;
+
+dr_interp_opts dr_interp_default_opts(void);
+
+/* Sample one clip: cond for batch 1 (keep flags are ignored: guidance decides) -> x0 [F, 36]. */
+int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_opts *opts, float *out,
+                     dr_err *err);
+
+/* The pipeline entry: key frames (pixels of a width x height canvas; exactly cfg.num_keyframes
+ * of them at kf_index, or evenly every frames/K frames when kf_index is NULL) and the prompt's
+ * tokenizer ids (text ids may be NULL / 0 for an empty prompt; te may be NULL only for a
+ * no-text model) -> out[cfg.frames] poses. num_keyframes other than the model's is an error. */
+int dr_interp_run(dr_interp *m, dr_textenc *te, const int *text_ids, int n_text_ids, const dr_pose *keyframes,
+                  int num_keyframes, const int *kf_index, int width, int height, const dr_interp_opts *opts,
+                  dr_pose *out, dr_err *err);
+
+/* The ablation: linear interpolation between the key frames (same presence rule). */
+int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
+                     int height, dr_pose *out, dr_err *err);
+
+#endif

@@ -1,0 +1,149 @@
+/* rvq.h - the residual VQ-VAE pose tokenizer: 20 key-frame poses <-> 20 x depth tokens.
+ *
+ * The language model never sees coordinates: it reads and writes pose tokens. This module
+ * turns the 20 key frames of a clip (frames 0, 10, ..., 190) into one latent vector per
+ * key frame with a causal stack of dilated 1D convolutions (kernel 2, dilations 1, 2, 4:
+ * receptive field 8 key frames), quantizes each latent with a cascade of `depth` codebooks
+ * (each one quantizing the residual left by the ones before), and decodes the summed codes
+ * with a mirror stack into 36 normalized coordinates plus 18 presence logits, so a decoded
+ * pose says which keypoints are absent. Decoding with the first `levels` codebooks only
+ * gives a coarser pose (the model is trained with quantizer dropout so that it does).
+ *
+ * Training (EMA codebooks, dead-code reset, straight-through gradients, AdamW) and the
+ * pipeline share one forward path. A dr_rvq holds its own work buffers, grown on demand:
+ * one model must not be used from two threads at once. Design and measured figures:
+ * docs/MODELS.md, "Residual VQ-VAE". */
+#ifndef DIRECTOR_MODELS_RVQ_H
+#define DIRECTOR_MODELS_RVQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "pose/skeleton.h"
+
+#define DR_RVQ_MAX_DEPTH 16
+#define DR_RVQ_NUM_BLOCKS 3 /* residual blocks per stack, dilations 1, 2, 4 */
+
+typedef struct dr_rvq dr_rvq; /* opaque */
+struct dr_params;
+
+/* ---- the pipeline API ---- */
+
+/* Load a model saved by dr_rvq_save (or a training checkpoint). */
+int dr_rvq_load(dr_rvq **out, const char *path, dr_err *err);
+void dr_rvq_free(dr_rvq *m);
+int dr_rvq_depth(const dr_rvq *m);
+int dr_rvq_codebook_size(const dr_rvq *m);
+int dr_rvq_num_keyframes(const dr_rvq *m); /* 20 */
+
+/* B clips x 20 key-frame poses (pixels on a width x height canvas) -> tokens[B][20][depth]. */
+int dr_rvq_encode(dr_rvq *m, const dr_pose *keyframes, int B, int width, int height, int *tokens, dr_err *err);
+/* tokens[B][20][depth]; only the first `levels` levels are used (1 <= levels <= depth) ->
+ * poses on a width x height canvas, missing keypoints (0, 0, 0), present ones confidence 1.
+ * A token outside [0, codebook_size) is refused with DR_ERANGE naming its position. */
+int dr_rvq_decode(dr_rvq *m, const int *tokens, int B, int levels, int width, int height, dr_pose *keyframes,
+                  dr_err *err);
+
+/* ---- building and training ---- */
+
+typedef struct dr_rvq_config {
+    int depth;          /* codebooks (6) */
+    int codebook_size;  /* codes per codebook (512) */
+    int dim;            /* latent / code vector size */
+    int channels;       /* width of the convolution stacks */
+    int num_keyframes;  /* 20 */
+} dr_rvq_config;
+
+dr_rvq_config dr_rvq_default_config(void);
+/* A freshly initialised model (weights from `seed`; codebooks are initialised from the
+ * data at the first training step). */
+int dr_rvq_create(dr_rvq **out, const dr_rvq_config *cfg, uint64_t seed, dr_err *err);
+const dr_rvq_config *dr_rvq_get_config(const dr_rvq *m);
+/* Number of trainable weights (encoder + decoder) and of codebook entries. */
+long dr_rvq_num_weights(const dr_rvq *m);
+/* The parameter table (weights, then per level codebook / EMA count / EMA sum), for
+ * gradient checks and tooling; gradients exist after the first dr_rvq_loss/train_step. */
+struct dr_params *dr_rvq_params(dr_rvq *m);
+/* Save the model (weights, codebooks and their EMA statistics) as safetensors. */
+int dr_rvq_save(const dr_rvq *m, const char *path, dr_err *err);
+
+typedef struct dr_rvq_train_opts {
+    float lr;                /* learning rate of this step (the caller runs the schedule) */
+    float weight_decay;      /* AdamW decoupled decay on weights */
+    float grad_clip;         /* max global gradient norm; 0 = off */
+    float commit_beta;       /* commitment loss weight (0.02) */
+    float presence_weight;   /* presence BCE weight (0.1) */
+    float ema_decay;         /* codebook EMA decay (0.99) */
+    float ema_eps;           /* Laplace smoothing of EMA counts (1e-5) */
+    float dead_threshold;    /* EMA count below which a code is dead and re-seeded (0.5) */
+    float quantizer_dropout; /* probability that a clip trains with a random 1..depth levels (0.5) */
+} dr_rvq_train_opts;
+
+dr_rvq_train_opts dr_rvq_default_train_opts(void);
+
+typedef struct dr_rvq_stats {
+    double loss;         /* total objective */
+    double rec;          /* masked coordinate MSE (normalized units) */
+    double presence;     /* presence BCE */
+    double commit;       /* commitment term before the beta weight */
+    double recon_px;     /* mean per-joint error over present keypoints, pixels of the canvas */
+    double presence_acc; /* fraction of keypoints whose presence is predicted right */
+    double perplexity[DR_RVQ_MAX_DEPTH]; /* exp(entropy of code usage) per level in the batch */
+    int dead[DR_RVQ_MAX_DEPTH];          /* codes re-seeded at this step per level */
+} dr_rvq_stats;
+
+/* One training step on B clips of 20 key frames each: forward with quantizer dropout,
+ * masked MSE + presence BCE + commitment, backward with the straight-through estimator,
+ * AdamW on the weights (`step` is 1-based, for bias correction), EMA codebook update and
+ * dead-code reset. `rng` drives every random choice (dropout levels, re-seeded codes). */
+int dr_rvq_train_step(dr_rvq *m, const dr_pose *keyframes, int B, int width, int height,
+                      const dr_rvq_train_opts *opts, long step, dr_rng *rng, dr_rvq_stats *stats, dr_err *err);
+
+/* Loss of the full model and its gradient without updating anything (for gradient checks
+ * and validation): forward through `levels` levels for every clip, backward into the
+ * weight gradients (zeroed first) when `backward` is set. Codebooks are not changed. */
+int dr_rvq_loss(dr_rvq *m, const dr_pose *keyframes, int B, int width, int height, int levels,
+                const dr_rvq_train_opts *opts, bool backward, dr_rvq_stats *stats, dr_err *err);
+
+/* Accumulated evaluation figures over many batches, for 1..depth levels at once. */
+typedef struct dr_rvq_eval {
+    int depth, codebook_size;
+    double err_px_sum[DR_RVQ_MAX_DEPTH];   /* sum of per-joint pixel errors, decoding with l+1 levels */
+    double presence_ok[DR_RVQ_MAX_DEPTH];  /* keypoints whose presence was predicted right */
+    long joints;                           /* present keypoints seen */
+    long keypoints;                        /* keypoints seen (frames x 18) */
+    long *code_counts;                     /* [depth][codebook_size] usage, malloc'd */
+} dr_rvq_eval;
+
+int dr_rvq_eval_init(dr_rvq_eval *ev, const dr_rvq *m);
+void dr_rvq_eval_free(dr_rvq_eval *ev);
+/* Encode B clips, decode them with 1..depth levels and accumulate the errors, measured in
+ * pixels of the given canvas. */
+int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, int B, int width, int height, dr_rvq_eval *ev,
+                      dr_err *err);
+double dr_rvq_eval_error_px(const dr_rvq_eval *ev, int levels);
+double dr_rvq_eval_presence_acc(const dr_rvq_eval *ev, int levels);
+double dr_rvq_eval_perplexity(const dr_rvq_eval *ev, int level); /* level 0-based */
+int dr_rvq_eval_used_codes(const dr_rvq_eval *ev, int level);
+
+/* Training checkpoints: the model plus AdamW moments, the step and a caller state string. */
+int dr_rvq_save_checkpoint(const dr_rvq *m, const char *path, long step, const char *train_state_json,
+                           dr_err *err);
+/* Rebuild a model from a checkpoint (or a plain model file, which gives step 0). */
+int dr_rvq_load_checkpoint(dr_rvq **out, const char *path, long *step, char **train_state_json, dr_err *err);
+
+/* Key frames of a 200-frame clip: frames 0, 10, ..., 190 copied into out[20]. */
+void dr_rvq_keyframes_of_clip(const dr_pose *clip, dr_pose *out);
+
+/* Tokens files: {"format": "director-pose-tokens", "version": 1, "depth", "codebook_size",
+ * "keyframes": [[t0, ..., t_{depth-1}], ...]} for one clip of `num_keyframes` key frames. */
+int dr_rvq_tokens_write(const char *path, const int *tokens, int num_keyframes, int depth, int codebook_size,
+                        dr_err *err);
+/* Reads a tokens file; *tokens is malloc'd [num_keyframes][depth]. Every token is checked
+ * against the file's codebook_size. */
+int dr_rvq_tokens_read(const char *path, int **tokens, int *num_keyframes, int *depth, int *codebook_size,
+                       dr_err *err);
+
+#endif

@@ -12,8 +12,10 @@
 #include "cli/cli.h"
 #include "core/parallel.h"
 #include "core/progress.h"
+#include "io/png.h"
 #include "pose/dataset.h"
 #include "pose/synth.h"
+#include "render/sheet.h"
 
 static void data_usage(FILE *f) {
     fprintf(f,
@@ -23,7 +25,10 @@ static void data_usage(FILE *f) {
             "        write a synthetic dataset of N captioned 200-frame clips (train/val/test\n"
             "        .poses + .jsonl and meta.json; docs/DATASET.md). Same seed, same bytes.\n"
             "  stats DIR\n"
-            "        counts per split, action and word, clip lengths, missing-keypoint rates.\n");
+            "        counts per split, action and word, clip lengths, missing-keypoint rates.\n"
+            "  preview --action NAME --out FILE.png [--seed S] [--index I] [--direction right|left|toward|away|in_place]\n"
+            "          [--speed slow|normal|fast] [--camera static|follow] [--cells N]\n"
+            "        make one synthetic clip and write a contact sheet of it; prints its caption.\n");
 }
 
 static int data_synth(int argc, char **argv) {
@@ -198,6 +203,78 @@ static int data_stats(int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
+static int name_index(const char *const *names, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
+}
+
+static int data_preview(int argc, char **argv) {
+    const char *cmd = "data preview";
+    dr_synth_options opt;
+    dr_synth_options_default(&opt);
+    unsigned long long seed = 1;
+    long index = 0, cells = 12;
+    const char *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            data_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (i + 1 >= argc) return cli_usage_error(cmd, "option %s needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--action")) {
+            if ((opt.action = name_index(dr_synth_action_names, DR_SYNTH_NUM_ACTIONS, v)) < 0) {
+                fprintf(stderr, "actions:");
+                for (int k = 0; k < DR_SYNTH_NUM_ACTIONS; k++) fprintf(stderr, " %s", dr_synth_action_names[k]);
+                fprintf(stderr, "\n");
+                return cli_usage_error(cmd, "unknown action '%s'", v);
+            }
+        } else if (!strcmp(a, "--direction")) {
+            if ((opt.direction = name_index(dr_synth_direction_names, DR_SYNTH_NUM_DIRECTIONS, v)) < 0)
+                return cli_usage_error(cmd, "unknown direction '%s'", v);
+        } else if (!strcmp(a, "--speed")) {
+            if ((opt.speed = name_index(dr_synth_speed_names, DR_SYNTH_NUM_SPEEDS, v)) < 0)
+                return cli_usage_error(cmd, "unknown speed '%s'", v);
+        } else if (!strcmp(a, "--camera")) {
+            if (!strcmp(v, "static")) opt.camera_follows = 0;
+            else if (!strcmp(v, "follow")) opt.camera_follows = 1;
+            else return cli_usage_error(cmd, "--camera is static or follow, got '%s'", v);
+        } else if (!strcmp(a, "--seed")) {
+            if (!cli_parse_u64(cmd, a, v, &seed)) return CLI_EXIT_USAGE;
+        } else if (!strcmp(a, "--index")) {
+            if (!cli_parse_long(cmd, a, v, 0, 1000000000L, &index)) return CLI_EXIT_USAGE;
+        } else if (!strcmp(a, "--cells")) {
+            if (!cli_parse_long(cmd, a, v, 1, 200, &cells)) return CLI_EXIT_USAGE;
+        } else if (!strcmp(a, "--out")) {
+            out = v;
+        } else {
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        }
+    }
+    if (!out) return cli_usage_error(cmd, "--out is required");
+    dr_synth_clip *clip = malloc(sizeof *clip);
+    if (!clip) return cli_fail(cmd, "out of memory");
+    dr_err err = {0};
+    int rc = dr_synth_generate((uint64_t)seed, (uint64_t)index, &opt, clip, NULL, &err);
+    if (rc) {
+        free(clip);
+        return cli_usage_error(cmd, "%s", err.msg);
+    }
+    dr_pose_seq seq = {.num_frames = DR_CLIP_FRAMES, .fps = DR_CLIP_FPS, .width = DR_CANVAS_WIDTH,
+                       .height = DR_CANVAS_HEIGHT, .frames = clip->frames};
+    dr_image img;
+    rc = dr_pose_contact_sheet(&seq, (int)cells, DR_CANVAS_WIDTH / 2, DR_CANVAS_HEIGHT / 2, true, &img, &err);
+    if (!rc) {
+        rc = dr_png_write(out, &img, &err);
+        dr_image_free(&img);
+    }
+    if (!rc) printf("%s\n", clip->prompt);
+    free(clip);
+    return rc ? cli_fail_err(cmd, &err) : CLI_EXIT_OK;
+}
+
 int dr_cmd_data(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         data_usage(argc < 2 ? stderr : stdout);
@@ -205,5 +282,6 @@ int dr_cmd_data(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "synth")) return data_synth(argc - 1, argv + 1);
     if (!strcmp(argv[1], "stats")) return data_stats(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "preview")) return data_preview(argc - 1, argv + 1);
     return cli_usage_error("data", "unknown subcommand '%s'", argv[1]);
 }

@@ -2,7 +2,8 @@
  *
  *   director data synth --clips N --seed S --out DIR [--threads T] [--quiet]
  *   director data stats DIR
- *   director data import --out DIR (--caption TEXT | --captions FILE) SEQ.json...
+ *   director data import --out DIR [--split S] [--action A] [--caption TEXT | --captions FILE] INPUT...
+ *   director data preview --action NAME --out FILE.png [...]
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -13,7 +14,10 @@
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "io/png.h"
+#include "core/fsutil.h"
 #include "pose/dataset.h"
+#include "pose/dataset_import.h"
+#include "pose/seqio.h"
 #include "pose/synth.h"
 #include "render/sheet.h"
 
@@ -26,6 +30,11 @@ static void data_usage(FILE *f) {
             "        .poses + .jsonl and meta.json; docs/DATASET.md). Same seed, same bytes.\n"
             "  stats DIR\n"
             "        counts per split, action and word, clip lengths, missing-keypoint rates.\n"
+            "  import --out DIR [--split train|val|test] [--action NAME] [--caption TEXT | --captions FILE] INPUT...\n"
+            "        add real sequences (director pose JSON, OpenPose JSON folders or files, BVH) to\n"
+            "        a dataset folder, fitted to 200 frames at 30 fps on 512x320. --captions has one\n"
+            "        caption per line, one per input in order; without either, each input's own\n"
+            "        \"prompt\" is used.\n"
             "  preview --action NAME --out FILE.png [--seed S] [--index I] [--direction right|left|toward|away|in_place]\n"
             "          [--speed slow|normal|fast] [--camera static|follow] [--cells N]\n"
             "        make one synthetic clip and write a contact sheet of it; prints its caption.\n");
@@ -203,6 +212,110 @@ static int data_stats(int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
+static int data_import(int argc, char **argv) {
+    const char *cmd = "data import";
+    const char *out = NULL, *split = "train", *action = NULL, *caption = NULL, *captions_path = NULL;
+    int ninputs = 0;
+    const char **inputs = calloc((size_t)argc, sizeof(char *));
+    if (!inputs) return cli_fail(cmd, "out of memory");
+    int rc = CLI_EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            data_usage(stdout);
+            free(inputs);
+            return CLI_EXIT_OK;
+        }
+        if (a[0] != '-') {
+            inputs[ninputs++] = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            free(inputs);
+            return cli_usage_error(cmd, "option %s needs a value", a);
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--split")) split = v;
+        else if (!strcmp(a, "--action")) action = v;
+        else if (!strcmp(a, "--caption")) caption = v;
+        else if (!strcmp(a, "--captions")) captions_path = v;
+        else {
+            free(inputs);
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        }
+    }
+    if (!out || !ninputs || (caption && captions_path) ||
+        (strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test"))) {
+        free(inputs);
+        if (!out) return cli_usage_error(cmd, "--out is required");
+        if (!ninputs) return cli_usage_error(cmd, "no input sequences given");
+        if (caption && captions_path) return cli_usage_error(cmd, "give --caption or --captions, not both");
+        return cli_usage_error(cmd, "--split must be train, val or test, not '%s'", split);
+    }
+    dr_err err = {0};
+    char *captext = NULL;
+    char **lines = calloc((size_t)ninputs, sizeof(char *));
+    dr_pose_seq *seqs = calloc((size_t)ninputs, sizeof(dr_pose_seq));
+    dr_import_item *items = calloc((size_t)ninputs, sizeof(dr_import_item));
+    if (!lines || !seqs || !items) {
+        rc = cli_fail(cmd, "out of memory");
+        goto done;
+    }
+    if (captions_path) {
+        size_t size;
+        if (dr_read_file(captions_path, 64u << 20, &captext, &size, &err)) {
+            rc = cli_fail_err(cmd, &err);
+            goto done;
+        }
+        int nl = 0;
+        for (char *p = captext; p && *p;) {
+            char *e = strchr(p, '\n');
+            if (e) *e = 0;
+            if (e && e > p && e[-1] == '\r') e[-1] = 0;
+            if (*p) {
+                if (nl == ninputs) {
+                    rc = cli_fail(cmd, "%s: more captions than the %d inputs", captions_path, ninputs);
+                    goto done;
+                }
+                lines[nl++] = p;
+            }
+            p = e ? e + 1 : NULL;
+        }
+        if (nl != ninputs) {
+            rc = cli_fail(cmd, "%s: %d captions for %d inputs", captions_path, nl, ninputs);
+            goto done;
+        }
+    }
+    dr_pose_read_opts ro;
+    dr_pose_read_opts_init(&ro);
+    for (int i = 0; i < ninputs; i++) {
+        if (dr_pose_read(inputs[i], &ro, &seqs[i], NULL, &err)) {
+            rc = cli_fail_err(cmd, &err);
+            goto done;
+        }
+        items[i].seq = &seqs[i];
+        items[i].caption = captions_path ? lines[i] : caption ? caption : seqs[i].prompt;
+        items[i].action = action;
+        items[i].source = inputs[i];
+        if (!items[i].caption) {
+            rc = cli_usage_error(cmd, "%s has no prompt: give --caption or --captions", inputs[i]);
+            goto done;
+        }
+    }
+    long first = 0;
+    if (dr_dataset_append(out, split, items, ninputs, &first, &err)) {
+        rc = cli_fail_err(cmd, &err);
+        goto done;
+    }
+    printf("added %d clip%s to %s/%s (ids %ld..%ld)\n", ninputs, ninputs == 1 ? "" : "s", out, split, first,
+           first + ninputs - 1);
+done:
+    for (int i = 0; seqs && i < ninputs; i++) dr_pose_seq_free(&seqs[i]);
+    free(seqs), free(items), free(lines), free(captext), free(inputs);
+    return rc;
+}
+
 static int name_index(const char *const *names, int n, const char *s) {
     for (int i = 0; i < n; i++)
         if (!strcmp(names[i], s)) return i;
@@ -283,5 +396,6 @@ int dr_cmd_data(int argc, char **argv) {
     if (!strcmp(argv[1], "synth")) return data_synth(argc - 1, argv + 1);
     if (!strcmp(argv[1], "stats")) return data_stats(argc - 1, argv + 1);
     if (!strcmp(argv[1], "preview")) return data_preview(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "import")) return data_import(argc - 1, argv + 1);
     return cli_usage_error("data", "unknown subcommand '%s'", argv[1]);
 }

@@ -4,6 +4,7 @@
  *   director data stats DIR
  *   director data import --out DIR [--split S] [--action A] [--caption TEXT | --captions FILE] INPUT...
  *   director data preview --action NAME --out FILE.png [...]
+ *   director data import-bvh ...   (cmd_import.c)
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ static void data_usage(FILE *f) {
             "        a dataset folder, fitted to 200 frames at 30 fps on 512x320. --captions has one\n"
             "        caption per line, one per input in order; without either, each input's own\n"
             "        \"prompt\" is used.\n"
+            "  import-bvh FILE.bvh --out SEQ.json [options]\n"
+            "        BVH motion capture -> pose sequence JSON (director data import-bvh --help).\n"
             "  preview --action NAME --out FILE.png [--seed S] [--index I] [--direction right|left|toward|away|in_place]\n"
             "          [--speed slow|normal|fast] [--camera static|follow] [--cells N]\n"
             "        make one synthetic clip and write a contact sheet of it; prints its caption.\n");
@@ -397,5 +400,6 @@ int dr_cmd_data(int argc, char **argv) {
     if (!strcmp(argv[1], "stats")) return data_stats(argc - 1, argv + 1);
     if (!strcmp(argv[1], "preview")) return data_preview(argc - 1, argv + 1);
     if (!strcmp(argv[1], "import")) return data_import(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "import-bvh")) return dr_cmd_data_import_bvh(argc - 1, argv + 1); /* cmd_import.c */
     return cli_usage_error("data", "unknown subcommand '%s'", argv[1]);
 }

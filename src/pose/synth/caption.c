@@ -372,7 +372,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
             static const char *const v[] = {"sitting on a couch", "sitting on a sofa", "relaxing on a couch"};
             x = PICK(rng, v);
         } else if (in->variant == VAR_SIT_BENCH) {
-            static const char *const v[] = {"sitting on a bench", "sitting on a park bench"};
+            static const char *const v[] = {"sitting on a bench", "sitting on a wooden bench"};
             x = PICK(rng, v);
         } else {
             static const char *const v[] = {"sitting on a chair", "sitting in a chair", "seated on a chair"};

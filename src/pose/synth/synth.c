@@ -93,7 +93,7 @@ static void place_camera(dr_rng *rng, const body *b, const v3 *pel, int directio
     cam->f = 420.0f * dr_rng_range(rng, 0.9f, 1.15f);
     cam->cx = W * 0.5f;
     float camh = b->child ? dr_rng_range(rng, 0.7f, 1.3f) : dr_rng_range(rng, 0.9f, 1.7f);
-    float hp = dr_rng_range(rng, 90.0f, 250.0f) * (b->child ? 0.85f : 1.0f); /* standing height, pixels */
+    float hp = dr_rng_range(rng, 110.0f, 280.0f) * (b->child ? 0.85f : 1.0f); /* standing height, pixels */
     float Z = cam->f * H / hp;
     float u_target = dr_rng_range(rng, 0.35f, 0.65f) * W;
     float v_target = dr_rng_range(rng, 0.42f, 0.58f) * DR_CANVAS_HEIGHT;

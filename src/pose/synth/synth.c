@@ -373,8 +373,9 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
     if (action == DR_ACT_TURNING_AROUND) facing = facing_of_yaw(m.heading);
     float stoop = caption_kind_age(kind) > 0.9f ? 0.12f : 0.0f;
     v3 pel[DR_CLIP_FRAMES];
+    for (int i = 0; i < DR_CLIP_FRAMES; i++) specs[i].tr_pitch += stoop;
+    body_smooth_reach(&b, specs, DR_CLIP_FRAMES);
     for (int i = 0; i < DR_CLIP_FRAMES; i++) {
-        specs[i].tr_pitch += stoop;
         body_solve(&b, &specs[i], joints[i]);
         pel[i] = specs[i].pelvis;
         frame3 fp = frame_roll(frame_pitch(frame_from_yaw(specs[i].yaw), specs[i].pel_pitch), specs[i].pel_roll);

@@ -12,8 +12,8 @@ typedef struct trainer {
 } trainer;
 
 static const trainer trainers[] = {
-    /* {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"}, ... */
     {"tokenizer", dr_cmd_train_tokenizer, "the byte-level BPE text tokenizer"},
+    {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"},
     {NULL, NULL, NULL},
 };
 

@@ -12,9 +12,9 @@ typedef struct trainer {
 } trainer;
 
 static const trainer trainers[] = {
-    /* {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"}, ... */
     {"tokenizer", dr_cmd_train_tokenizer, "the byte-level BPE text tokenizer"},
     {"llm", dr_cmd_train_llm, "DirectorLLM, the Llama 3 pose-token writer"},
+    {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"},
     {NULL, NULL, NULL},
 };
 

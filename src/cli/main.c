@@ -20,6 +20,7 @@ static const command commands[] = {
     {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},
     {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
+    {"rvq", dr_cmd_rvq, "pose tokens: encode, decode and evaluate with the residual VQ-VAE"},
     {"version", dr_cmd_version, "print the version and the compute backend"},
 };
 

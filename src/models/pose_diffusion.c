@@ -657,29 +657,37 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
     dr_err err;
     if (dr_interp_forward(m, x_t, tv, cond, B, pred, &err)) return NAN;
     /* masked x0 MSE + vel_weight * masked velocity MSE (means over present values) */
+    /* Clips whose key frames were dropped (the unconditional path) err a hundred times more
+     * than guided ones; weighted fully they would steer most of the gradient, so they count
+     * DR_INTERP_UNCOND_WEIGHT. */
     double se = 0, sv = 0, cnt = 0, cntv = 0;
     for (long i = 0; i < n; i++) {
-        double d = (double)pred[i] - x0[i];
-        se += mask[i] * d * d;
+        double d = (double)pred[i] - x0[i], w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+        se += w * mask[i] * d * d;
         cnt += mask[i];
     }
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B; b++) {
+        double w = keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
         for (int f = 0; f + 1 < F; f++)
             for (int j = 0; j < PD; j++) {
                 long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;
                 double mv = (double)mask[i0] * mask[i1];
                 double d = ((double)pred[i1] - pred[i0]) - ((double)x0[i1] - x0[i0]);
-                sv += mv * d * d;
+                sv += w * mv * d * d;
                 cntv += mv;
             }
+    }
     cnt = cnt > 0 ? cnt : 1;
     cntv = cntv > 0 ? cntv : 1;
     float loss = (float)(se / cnt + c->vel_weight * sv / cntv);
     if (mse_out) *mse_out = (float)(se / cnt);
     if (train && m->params.grad) {
-        for (long i = 0; i < n; i++) dpred[i] = (float)(2.0 * mask[i] * ((double)pred[i] - x0[i]) / cnt);
-        const float wv = (float)(2.0 * c->vel_weight / cntv);
-        for (int b = 0; b < B; b++)
+        for (long i = 0; i < n; i++) {
+            double w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+            dpred[i] = (float)(2.0 * w * mask[i] * ((double)pred[i] - x0[i]) / cnt);
+        }
+        for (int b = 0; b < B; b++) {
+            const float wv = (float)(2.0 * c->vel_weight / cntv * (keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT));
             for (int f = 0; f + 1 < F; f++)
                 for (int j = 0; j < PD; j++) {
                     long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;
@@ -688,6 +696,7 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
                     dpred[i1] += wv * mv * d;
                     dpred[i0] -= wv * mv * d;
                 }
+        }
         dr_interp_backward(m, dpred);
     }
     return loss;

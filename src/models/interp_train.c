@@ -461,10 +461,10 @@ void dr_interp_train_defaults(dr_interp_train_opts *o) {
     o->batch = 32;
     o->lr = 1e-3f;
     o->seed = 1;
-    o->dim = 160;
+    o->dim = 128;
     o->layers = 4;
     o->heads = 4;
-    o->mlp_dim = 480;
+    o->mlp_dim = 384;
     o->val_every = 250;
     o->ckpt_every = 250;
     o->subject_prob = 0.3f;

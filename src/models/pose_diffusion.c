@@ -20,10 +20,10 @@ dr_interp_config dr_interp_default_config(int text_dim, int text_len) {
     memset(&c, 0, sizeof c);
     c.frames = DR_CLIP_FRAMES;
     c.num_keyframes = DR_NUM_KEYFRAMES;
-    c.dim = 160;
+    c.dim = 128;
     c.num_layers = 4;
     c.num_heads = 4;
-    c.mlp_dim = 480;
+    c.mlp_dim = 384;
     c.text_dim = text_dim;
     c.text_len = text_dim > 0 ? text_len : 0;
     c.diffusion_steps = 1000;

@@ -14,6 +14,8 @@ typedef struct trainer {
 static const trainer trainers[] = {
     /* {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"}, ... */
     {"tokenizer", dr_cmd_train_tokenizer, "the byte-level BPE text tokenizer"},
+    {"textenc", dr_cmd_train_textenc, "the CLIP-architecture text encoder (contrastive, against motion)"},
+    {"interp", dr_cmd_train_interp, "the pose diffusion interpolator (20 key frames -> 200 frames)"},
     {NULL, NULL, NULL},
 };
 

@@ -16,6 +16,7 @@ typedef struct command {
 /* Keep in the order a user meets them. */
 static const command commands[] = {
     {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
+    {"interp", dr_cmd_interp, "densify 20 key-frame poses to 200 frames (pose diffusion); interp eval"},
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
     {"version", dr_cmd_version, "print the version and the compute backend"},
     {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},

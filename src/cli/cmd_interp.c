@@ -176,30 +176,6 @@ static void free_models(interp_models *im) {
     memset(im, 0, sizeof *im);
 }
 
-/* Tokenize a prompt for the text encoder (the model's own framing is added by dr_interp_run). */
-static int prompt_ids(const interp_models *im, const char *prompt, int **ids, int *n, dr_err *err) {
-    *ids = NULL;
-    *n = 0;
-    if (!im->tok || !prompt) return DR_OK;
-    int max = 4096;
-    int32_t *raw = malloc(sizeof(int32_t) * (size_t)max);
-    int *out = malloc(sizeof(int) * (size_t)max);
-    if (!raw || !out) {
-        free(raw);
-        free(out);
-        return dr_err_set(err, DR_ENOMEM, "out of memory");
-    }
-    int rc = dr_tokenizer_encode(im->tok, prompt, strlen(prompt), 0, raw, max, n, err);
-    for (int i = 0; !rc && i < *n; i++) out[i] = raw[i];
-    free(raw);
-    if (rc) {
-        free(out);
-        return dr_err_prefix(err, "--prompt");
-    }
-    *ids = out;
-    return DR_OK;
-}
-
 /* ---------------------------------------------------------------- interp eval */
 
 static void print_row(const char *name, const dr_motion_metrics *m, double ms) {
@@ -289,42 +265,31 @@ static int cmd_interp_eval(int argc, char **argv) {
         dr_motion_metrics_add(&m_truth, truth, truth, F, idx, K);
         if (dr_interp_linear(kf, K, idx, F, ds.width, ds.height, out, &err)) goto fail;
         dr_motion_metrics_add(&m_lin, out, truth, F, idx, K);
-        int *ids = NULL, nid = 0;
-        if (prompt_ids(&im, ds.prompt[c], &ids, &nid, &err)) goto fail;
+        dr_textenc *te = im.has_te ? &im.te : NULL;
         double t0 = dr_now();
         o.inpaint = true;
         o.guidance_text = 1.0f;
-        if (dr_interp_run(&im.model, im.has_te ? &im.te : NULL, ids, nid, kf, K, idx, ds.width, ds.height, &o, out,
-                          &err)) {
-            free(ids);
+        if (dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out, &err))
             goto fail;
-        }
         t_int += dr_now() - t0;
         dr_motion_metrics_add(&m_int, out, truth, F, idx, K);
         o.inpaint = false;
-        if (dr_interp_run(&im.model, im.has_te ? &im.te : NULL, ids, nid, kf, K, idx, ds.width, ds.height, &o, out,
-                          &err)) {
-            free(ids);
+        if (dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out, &err))
             goto fail;
-        }
         dr_motion_metrics_add(&m_noinp, out, truth, F, idx, K);
-        if (im.has_te) {
+        if (te) {
             o.inpaint = true;
             o.guidance_text = 2.0f;
-            if (dr_interp_run(&im.model, &im.te, ids, nid, kf, K, idx, ds.width, ds.height, &o, out, &err)) {
-                free(ids);
+            if (dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out,
+                                     &err))
                 goto fail;
-            }
             dr_motion_metrics_add(&m_g2, out, truth, F, idx, K);
             o.guidance_text = 1.0f;
         }
-        free(ids);
         if (ablation) {
             o.inpaint = true;
             t0 = dr_now();
-            if (dr_interp_run(&ab.model, ab.has_te ? &ab.te : NULL, NULL, 0, kf, K, idx, ds.width, ds.height, &o, out,
-                              &err))
-                goto fail;
+            if (dr_interp_run(&ab.model, NULL, NULL, 0, kf, K, idx, ds.width, ds.height, &o, out, &err)) goto fail;
             t_abl += dr_now() - t0;
             dr_motion_metrics_add(&m_abl, out, truth, F, idx, K);
         }
@@ -422,7 +387,6 @@ int dr_cmd_interp(int argc, char **argv) {
     const int F = DR_CLIP_FRAMES, K = DR_NUM_KEYFRAMES;
     dr_pose kf[DR_NUM_KEYFRAMES];
     int idx[DR_NUM_KEYFRAMES];
-    int *ids = NULL, nid = 0;
     /* the key frames: a 20-frame sequence, or 20 listed key-frame indices */
     if (seq.num_keyframes > 0) {
         if (seq.num_keyframes != K) {
@@ -465,9 +429,8 @@ int dr_cmd_interp(int argc, char **argv) {
                           im.model.cfg.num_keyframes, im.model.cfg.frames, K, F);
             goto done;
         }
-        if (prompt_ids(&im, prompt, &ids, &nid, &err)) goto fail;
-        if (dr_interp_run(&im.model, im.has_te ? &im.te : NULL, ids, nid, kf, K, idx, seq.width, seq.height, &o,
-                          res.frames, &err))
+        if (dr_interp_run_prompt(&im.model, im.has_te ? &im.te : NULL, im.tok, prompt, kf, K, idx, seq.width,
+                                 seq.height, &o, res.frames, &err))
             goto fail;
     }
     if (prompt && dr_pose_seq_set_prompt(&res, prompt)) {
@@ -486,7 +449,6 @@ int dr_cmd_interp(int argc, char **argv) {
 fail:
     rc = cli_fail_err(cmd, &err);
 done:
-    free(ids);
     free_models(&im);
     dr_pose_seq_free(&seq);
     dr_pose_seq_free(&res);

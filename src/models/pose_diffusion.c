@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
+#include "models/tokenizer.h"
 #include "nn/nn.h"
 
 #define PD DR_POSE_DIM
@@ -933,5 +934,36 @@ done:
     free(buf);
     free(idx);
     free(valid);
+    return rc;
+}
+
+int dr_interp_run_prompt(dr_interp *m, dr_textenc *te, const struct dr_tokenizer *tok, const char *prompt,
+                         const dr_pose *keyframes, int num_keyframes, const int *kf_index, int width, int height,
+                         const dr_interp_opts *opts, dr_pose *out, dr_err *err) {
+    int *ids = NULL, n = 0, rc;
+    if (m->cfg.text_dim > 0 && tok && prompt && *prompt) {
+        /* only the first text_len - 2 tokens can be seen; a little more is kept so the
+         * framing, not the tokenizer, decides the truncation */
+        const int max = m->cfg.text_len + 2;
+        int32_t *raw = malloc(sizeof(int32_t) * 4096);
+        ids = malloc(sizeof(int) * (size_t)max);
+        if (!raw || !ids) {
+            free(raw);
+            free(ids);
+            return dr_err_set(err, DR_ENOMEM, "interpolator: out of memory");
+        }
+        int total = 0;
+        rc = dr_tokenizer_encode(tok, prompt, strlen(prompt), 0, raw, 4096, &total, err);
+        if (rc) {
+            free(raw);
+            free(ids);
+            return dr_err_prefix(err, "prompt");
+        }
+        n = total < max ? total : max;
+        for (int i = 0; i < n; i++) ids[i] = raw[i];
+        free(raw);
+    }
+    rc = dr_interp_run(m, te, ids, n, keyframes, num_keyframes, kf_index, width, height, opts, out, err);
+    free(ids);
     return rc;
 }

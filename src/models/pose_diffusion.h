@@ -153,6 +153,13 @@ int dr_interp_run(dr_interp *m, dr_textenc *te, const int *text_ids, int n_text_
                   int num_keyframes, const int *kf_index, int width, int height, const dr_interp_opts *opts,
                   dr_pose *out, dr_err *err);
 
+/* The same from prompt text: tokenized with tok (a dr_tokenizer; NULL or an empty prompt =
+ * no text; tok may be NULL for a no-text model). */
+struct dr_tokenizer;
+int dr_interp_run_prompt(dr_interp *m, dr_textenc *te, const struct dr_tokenizer *tok, const char *prompt,
+                         const dr_pose *keyframes, int num_keyframes, const int *kf_index, int width, int height,
+                         const dr_interp_opts *opts, dr_pose *out, dr_err *err);
+
 /* The ablation: linear interpolation between the key frames (same presence rule). */
 int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
                      int height, dr_pose *out, dr_err *err);

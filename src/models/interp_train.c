@@ -113,20 +113,11 @@ static void ckpt_path(char *buf, size_t size, const char *out, const char *suffi
 
 /* ---------------------------------------------------------------- motion encoder */
 
-#define ME_STRIDE 5                       /* frames subsampled: 200 -> 40 */
-#define ME_T (DR_CLIP_FRAMES / ME_STRIDE) /* 40 */
-#define ME_FEAT (DR_POSE_DIM * 2 + DR_NUM_KEYPOINTS) /* pose, velocity, presence */
+#define ME_STRIDE DR_MOTION_STRIDE
+#define ME_T DR_MOTION_STEPS
+#define ME_FEAT DR_MOTION_FEAT
 
-typedef struct motion_enc {
-    int C, P, maxB;
-    dr_params params;
-    float *in, *h0, *a0, *c1, *a1, *c2, *a2, *pooled, *emb;
-    float *d0, *d1, *d2, *dp, *conv_scratch;
-    dr_conv1d_shape s1, s2;
-    int B, T1, T2;
-} motion_enc;
-
-static int motion_create(motion_enc *me, int C, int P, int maxB, uint64_t seed, dr_err *err) {
+int dr_motion_encoder_create(dr_motion_encoder *me, int C, int P, int maxB, uint64_t seed, dr_err *err) {
     memset(me, 0, sizeof *me);
     me->C = C;
     me->P = P;
@@ -180,7 +171,7 @@ static int motion_create(motion_enc *me, int C, int P, int maxB, uint64_t seed, 
     return ok ? DR_OK : dr_err_set(err, DR_ENOMEM, "motion encoder: out of memory");
 }
 
-static void motion_free(motion_enc *me) {
+void dr_motion_encoder_free(dr_motion_encoder *me) {
     float *f[] = {me->in, me->h0, me->a0, me->c1, me->a1, me->c2, me->a2, me->pooled, me->emb,
                   me->d0, me->d1, me->d2, me->dp, me->conv_scratch};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) dr_free(f[i]);
@@ -188,7 +179,7 @@ static void motion_free(motion_enc *me) {
 }
 
 /* Features of one clip into in [ME_T, ME_FEAT]. */
-static void motion_features(const dr_dataset *ds, const dr_pose *clip, float *in) {
+void dr_motion_encoder_features(const dr_dataset *ds, const dr_pose *clip, float *in) {
     for (int t = 0; t < ME_T; t++) {
         float x[DR_POSE_DIM], m[DR_POSE_DIM], xn[DR_POSE_DIM], mn[DR_POSE_DIM];
         int f = t * ME_STRIDE, fn = f + ME_STRIDE < DR_CLIP_FRAMES ? f + ME_STRIDE : f;
@@ -203,7 +194,7 @@ static void motion_features(const dr_dataset *ds, const dr_pose *clip, float *in
     }
 }
 
-static void motion_forward(motion_enc *me, int B) {
+void dr_motion_encoder_forward(dr_motion_encoder *me, int B) {
     const int C = me->C;
     me->B = B;
     dr_conv1d_shape s1 = me->s1, s2 = me->s2;
@@ -228,7 +219,7 @@ static void motion_forward(motion_enc *me, int B) {
                       B, C, me->P);
 }
 
-static void motion_backward(motion_enc *me, const float *demb) {
+void dr_motion_encoder_backward(dr_motion_encoder *me, const float *demb) {
     const int C = me->C, B = me->B;
     dr_conv1d_shape s1 = me->s1, s2 = me->s2;
     s1.B = s2.B = B;
@@ -281,7 +272,7 @@ void dr_textenc_train_defaults(dr_textenc_train_opts *o) {
 
 /* Fill a batch: ids [B, len], groups [B], motion features. */
 static void clip_batch(const text_split *s, const int *clips, int B, dr_rng *rng, float subject_prob, int *ids,
-                       int *group, motion_enc *me) {
+                       int *group, dr_motion_encoder *me) {
     uint64_t h[1024];
     for (int b = 0; b < B; b++) {
         int c = clips[b], k = rng && dr_rng_uniform(rng) < subject_prob ? 1 : 0;
@@ -293,7 +284,7 @@ static void clip_batch(const text_split *s, const int *clips, int B, dr_rng *rng
                 group[b] = group[j];
                 break;
             }
-        if (me) motion_features(&s->ds, dr_dataset_clip(&s->ds, c), me->in + (size_t)b * ME_T * ME_FEAT);
+        if (me) dr_motion_encoder_features(&s->ds, dr_dataset_clip(&s->ds, c), me->in + (size_t)b * ME_T * ME_FEAT);
     }
 }
 
@@ -302,7 +293,7 @@ int dr_textenc_train(const dr_textenc_train_opts *o, dr_err *err) {
         return dr_err_set(err, DR_EINVAL, "train textenc: bad options (batch 2..1024, steps >= 1, lr > 0)");
     dr_tokenizer *tok = NULL;
     dr_textenc te;
-    motion_enc me;
+    dr_motion_encoder me;
     text_split tr, va;
     memset(&te, 0, sizeof te);
     memset(&me, 0, sizeof me);
@@ -342,7 +333,7 @@ int dr_textenc_train(const dr_textenc_train_opts *o, dr_err *err) {
         rc = dr_err_set(err, DR_ENOMEM, "train textenc: out of memory");
         goto done;
     }
-    if ((rc = motion_create(&me, o->motion_dim, P, B, o->seed ^ 0x5eedull, err))) goto done;
+    if ((rc = dr_motion_encoder_create(&me, o->motion_dim, P, B, o->seed ^ 0x5eedull, err))) goto done;
     ids = malloc(sizeof(int) * (size_t)B * L);
     group = malloc(sizeof(int) * (size_t)B);
     clips = malloc(sizeof(int) * (size_t)B);
@@ -382,13 +373,13 @@ int dr_textenc_train(const dr_textenc_train_opts *o, dr_err *err) {
         dr_params_zero_grad(&te.params);
         dr_params_zero_grad(&me.params);
         if ((rc = dr_textenc_forward(&te, ids, B, L, NULL, temb, NULL, err))) goto done;
-        motion_forward(&me, B);
+        dr_motion_encoder_forward(&me, B);
         float loss = dr_clip_loss_forward(temb, me.emb, group, *ls, B, P, cache);
         memset(dtemb, 0, sizeof(float) * (size_t)B * P);
         memset(dmemb, 0, sizeof(float) * (size_t)B * P);
         dr_clip_loss_backward(dtemb, dmemb, dls, temb, me.emb, group, *ls, B, P, cache, 1.0f);
         dr_textenc_backward(&te, dtemb, NULL);
-        motion_backward(&me, dmemb);
+        dr_motion_encoder_backward(&me, dmemb);
         dr_clip_grad_norm(te.params.grad, te.params.total, 1.0f);
         dr_clip_grad_norm(me.params.grad, me.params.total, 1.0f);
         float lr = dr_lr_schedule(step - 1, o->steps / 20 + 1, o->steps, o->lr, o->lr * 0.1f);
@@ -410,7 +401,7 @@ int dr_textenc_train(const dr_textenc_train_opts *o, dr_err *err) {
                 for (int b = 0; b < Bv; b++) clips[b] = (vb * Bv + b) % va.ds.num_clips;
                 clip_batch(&va, clips, Bv, NULL, 0, ids, group, &me);
                 if ((rc = dr_textenc_forward(&te, ids, Bv, L, NULL, temb, NULL, err))) goto done;
-                motion_forward(&me, Bv);
+                dr_motion_encoder_forward(&me, Bv);
                 vl += dr_clip_loss_forward(temb, me.emb, group, *ls, Bv, P, cache);
                 const float *prow = cache + 2 * (size_t)Bv * P; /* row softmax */
                 for (int i = 0; i < Bv; i++) {
@@ -429,7 +420,7 @@ int dr_textenc_train(const dr_textenc_train_opts *o, dr_err *err) {
         if (step % o->ckpt_every == 0 || step == o->steps) {
             char *st = state_json(o->seed);
             rc = dr_params_save_checkpoint(&te.params, ck_te, "text_encoder", cfg_json, step, st, err);
-            if (!rc) rc = dr_params_save_checkpoint(&me.params, ck_me, "motion_encoder", "{}", step, st, err);
+            if (!rc) rc = dr_params_save_checkpoint(&me.params, ck_me, "dr_motion_encoderoder", "{}", step, st, err);
             free(st);
             if (rc) goto done;
         }
@@ -445,7 +436,7 @@ done:
     free(dmemb);
     free(cache);
     free(cfg_json);
-    motion_free(&me);
+    dr_motion_encoder_free(&me);
     dr_textenc_free(&te);
     text_split_close(&tr);
     text_split_close(&va);

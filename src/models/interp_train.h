@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "nn/nn.h"
+#include "nn/params.h"
 #include "pose/skeleton.h"
 
 typedef struct dr_textenc_train_opts {
@@ -50,6 +52,32 @@ typedef struct dr_interp_train_opts {
 
 void dr_interp_train_defaults(dr_interp_train_opts *o);
 int dr_interp_train(const dr_interp_train_opts *o, dr_err *err);
+
+/* The motion encoder the text encoder is trained against: per clip, every 5th frame's
+ * normalized pose, its velocity to the next sampled frame and the presence mask (90 numbers,
+ * 40 steps) -> linear + GELU -> conv1d(k 5, stride 2) + GELU twice -> mean over time ->
+ * linear to the text projection size. Also holds CLIP's learnable log temperature. */
+#define DR_MOTION_STRIDE 5
+#define DR_MOTION_STEPS (DR_CLIP_FRAMES / DR_MOTION_STRIDE)
+#define DR_MOTION_FEAT (DR_POSE_DIM * 2 + DR_NUM_KEYPOINTS)
+typedef struct dr_motion_encoder {
+    int C, P, maxB;
+    dr_params params; /* "motion.*" tensors and "logit_scale"; grads and moments allocated */
+    float *in;        /* [maxB, DR_MOTION_STEPS, DR_MOTION_FEAT]: fill with _features, then _forward */
+    float *h0, *a0, *c1, *a1, *c2, *a2, *pooled, *emb; /* emb [B, P] = the output */
+    float *d0, *d1, *d2, *dp, *conv_scratch;
+    dr_conv1d_shape s1, s2;
+    int B, T1, T2;
+} dr_motion_encoder;
+
+struct dr_dataset;
+int dr_motion_encoder_create(dr_motion_encoder *me, int C, int P, int max_batch, uint64_t seed, dr_err *err);
+void dr_motion_encoder_free(dr_motion_encoder *me);
+/* Features of one 200-frame clip of ds into in [DR_MOTION_STEPS, DR_MOTION_FEAT]. */
+void dr_motion_encoder_features(const struct dr_dataset *ds, const dr_pose *clip, float *in);
+void dr_motion_encoder_forward(dr_motion_encoder *me, int B);
+/* Accumulates parameter gradients from demb [B, P]. */
+void dr_motion_encoder_backward(dr_motion_encoder *me, const float *demb);
 
 /* Text -> text-encoder input ids ([bos] text [eos], padded to len); shared by training, the
  * CLI and the pipeline. tok is a dr_tokenizer. Over-long text is truncated to fit. */

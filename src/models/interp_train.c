@@ -420,8 +420,9 @@ int dr_textenc_train(const dr_textenc_train_opts *o, dr_err *err) {
         if (step % o->ckpt_every == 0 || step == o->steps) {
             char *st = state_json(o->seed);
             rc = dr_params_save_checkpoint(&te.params, ck_te, "text_encoder", cfg_json, step, st, err);
-            if (!rc) rc = dr_params_save_checkpoint(&me.params, ck_me, "dr_motion_encoderoder", "{}", step, st, err);
+            if (!rc) rc = dr_params_save_checkpoint(&me.params, ck_me, "motion_encoder", "{}", step, st, err);
             free(st);
+            if (!rc) rc = dr_textenc_save(&te, o->out_path, err);
             if (rc) goto done;
         }
     }
@@ -612,6 +613,8 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
             char *st = state_json(o->seed);
             rc = dr_params_save_checkpoint(&m.params, ck, "pose_interp", cfg_json, step, st, err);
             free(st);
+            /* the model file too, so an interrupted run still leaves the latest usable model */
+            if (!rc) rc = dr_interp_save(&m, o->out_path, err);
             if (rc) goto done;
         }
     }

@@ -7,7 +7,7 @@
  * dr_interp_train: DDPM training of the interpolator on the train split with ground-truth
  * key frames (every 10th frame) and the frozen text encoder's per-token states.
  * Both report through dr_progress, validate on the val split, write checkpoints
- * (<out>.ckpt) and resume from them; every random draw of step s comes from
+ * (<out>.ckpt, and the model file <out> itself, refreshed at every checkpoint) and resume from them; every random draw of step s comes from
  * dr_rng_fork(seed, s), so a resumed run continues exactly as an uninterrupted one.
  * dr_motion_metrics: the figures of `director interp eval` (position, velocity, acceleration
  * error to the truth, jerk, foot sliding, bone-length variation, key-frame error). */

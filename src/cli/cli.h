@@ -39,5 +39,8 @@ int dr_cmd_data_import_bvh(int argc, char **argv); /* cmd_import.c */
 int dr_cmd_train_tokenizer(int argc, char **argv);
 int dr_cmd_train_rvq(int argc, char **argv); /* cmd_rvq.c */
 int dr_cmd_rvq(int argc, char **argv);       /* cmd_rvq.c */
+int dr_cmd_train_textenc(int argc, char **argv); /* cmd_interp.c */
+int dr_cmd_train_interp(int argc, char **argv);  /* cmd_interp.c */
+int dr_cmd_interp(int argc, char **argv);        /* cmd_interp.c */
 
 #endif

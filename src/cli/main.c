@@ -19,6 +19,7 @@ static const command commands[] = {
     {"llm", dr_cmd_llm, "DirectorLLM: generate pose tokens for a prompt"},
     {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},
     {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
+    {"interp", dr_cmd_interp, "densify 20 key-frame poses to 200 frames (pose diffusion); interp eval"},
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
     {"rvq", dr_cmd_rvq, "pose tokens: encode, decode and evaluate with the residual VQ-VAE"},
     {"version", dr_cmd_version, "print the version and the compute backend"},

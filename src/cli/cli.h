@@ -31,5 +31,6 @@ bool cli_parse_u64(const char *cmd, const char *opt, const char *s, unsigned lon
 int dr_cmd_version(int argc, char **argv);
 int dr_cmd_train(int argc, char **argv); /* dispatcher: cmd_train.c */
 int dr_cmd_train_tokenizer(int argc, char **argv);
+int dr_cmd_train_eval(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ typedef struct trainer {
 static const trainer trainers[] = {
     /* {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"}, ... */
     {"tokenizer", dr_cmd_train_tokenizer, "the byte-level BPE text tokenizer"},
+    {"eval", dr_cmd_train_eval, "the text-motion evaluator of director eval"},
     {NULL, NULL, NULL},
 };
 

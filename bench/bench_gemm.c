@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/gemm.h"
 #include "core/parallel.h"
@@ -27,24 +28,48 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* CPU seconds of the calling thread: unlike wall time it does not count the slices that
+ * other jobs on a shared machine take, so single-thread figures measured with it are the
+ * hardware's even under load. */
+static double thread_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Median seconds per call of fn: calibrate a repeat count so one sample lasts >= 20 ms.
  * *best gets the fastest sample: on a shared machine the median includes other jobs'
  * time slices, the best sample is the nearest to what the hardware does alone. */
-static double time_median(work_fn fn, void *ctx, double *best) {
+static double time_median(work_fn fn, void *ctx, double *best, double (*clock)(void)) {
     fn(ctx); /* warm-up: first touch, oneDNN's kernel selection */
-    double t0 = dr_now();
+    double t0 = clock();
     fn(ctx);
-    double once = dr_now() - t0;
+    double once = clock() - t0;
     int reps = once > 0.02 ? 1 : (int)(0.02 / (once > 1e-7 ? once : 1e-7)) + 1;
     double s[SAMPLES];
     for (int i = 0; i < SAMPLES; i++) {
-        double a = dr_now();
+        double a = clock();
         for (int r = 0; r < reps; r++) fn(ctx);
-        s[i] = (dr_now() - a) / reps;
+        s[i] = (clock() - a) / reps;
     }
     qsort(s, SAMPLES, sizeof s[0], cmp_double);
     if (best) *best = s[0];
     return s[SAMPLES / 2];
+}
+
+typedef struct {
+    double median, best; /* wall seconds per call on the configured threads */
+    double cpu1;         /* CPU seconds per call on 1 thread (median) */
+} timing;
+
+static timing measure(work_fn fn, void *ctx) {
+    timing t;
+    t.median = time_median(fn, ctx, &t.best, dr_now);
+    int threads = dr_get_threads();
+    dr_set_threads(1);
+    t.cpu1 = time_median(fn, ctx, NULL, thread_cpu_now);
+    dr_set_threads(threads);
+    return t;
 }
 
 /* The 1-minute load average: on a shared machine, numbers taken under load are not the
@@ -84,8 +109,10 @@ static volatile float fma_sink;
 static double fma_peak(int threads) {
     const long iters = 20000000;
     double best = 0;
+    /* one thread: its own CPU time; two: wall time, best of three */
+    double (*clock)(void) = threads == 1 ? thread_cpu_now : dr_now;
     for (int trial = 0; trial < 3; trial++) {
-        double t0 = dr_now();
+        double t0 = clock();
 #pragma omp parallel num_threads(threads)
         {
 #if defined(__AVX512F__)
@@ -108,7 +135,7 @@ static double fma_peak(int threads) {
             fma_sink = v[0];
 #endif
         }
-        double dt = dr_now() - t0;
+        double dt = clock() - t0;
 #if defined(__AVX512F__)
         double flops = (double)threads * (iters / 16) * 16 * 16 * 2;
 #else
@@ -180,6 +207,12 @@ static void run_xent(void *p) {
     dr_softmax_xent_forward(e->y, e->x, e->targets, e->N, e->C, &nv);
 }
 
+static void print_ew(const char *name, const char *shape, timing t, double bytes) {
+    printf("| %s | %s | %.3f | %.1f | %.1f | %.1f |\n", name, shape, t.median * 1e3, bytes / t.median / 1e9,
+           bytes / t.best / 1e9, bytes / t.cpu1 / 1e9);
+    fflush(stdout);
+}
+
 static float *filled(dr_rng *rng, size_t n) {
     float *p = dr_alloc(sizeof(float) * (n ? n : 1));
     dr_rng_fill_normal(rng, p, (long)n, 0.0f, 1.0f);
@@ -214,22 +247,25 @@ int main(void) {
         {"1x4096x256", "decode LM head", false, true, 1, 4096, 256, 1, 0, 0, 0},
         {"1024x1024x1024", "square", false, false, 1024, 1024, 1024, 1, 0, 0, 0},
     };
-    printf("| shape (MxNxK) | use | median ms | median GFLOP/s | best GFLOP/s |\n|---|---|---|---|---|\n");
+    printf("| shape (MxNxK) | use | median ms | median GFLOP/s | best GFLOP/s | 1 thread, CPU time |\n"
+           "|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gemm_case *g = &cases[i];
         g->A = filled(&rng, (size_t)g->batch * g->M * g->K);
         g->B = filled(&rng, (size_t)g->batch * g->K * g->N);
         g->C = filled(&rng, (size_t)g->batch * g->M * g->N);
-        double best, t = time_median(run_gemm, g, &best);
+        timing t = measure(run_gemm, g);
         double flops = 2.0 * g->M * g->N * g->K * g->batch;
-        printf("| %s | %s | %.3f | %.1f | %.1f |\n", g->name, g->use, t * 1e3, flops / t / 1e9, flops / best / 1e9);
+        printf("| %s | %s | %.3f | %.1f | %.1f | %.1f |\n", g->name, g->use, t.median * 1e3, flops / t.median / 1e9,
+               flops / t.best / 1e9, flops / t.cpu1 / 1e9);
         fflush(stdout);
         dr_free(g->A), dr_free(g->B), dr_free(g->C);
     }
 
     printf("\nconv1d, RVQ-VAE shape [B=256, T=20, 256 -> 256 channels], kernel 2, with bias:\n");
-    printf("| dilation, padding | forward median ms | median GFLOP/s | best GFLOP/s | backward (dinp, dW, db) "
-           "median ms | median GFLOP/s | best GFLOP/s |\n|---|---|---|---|---|---|---|\n");
+    printf("| dilation, padding | forward median ms | median GFLOP/s | best GFLOP/s | 1 thread, CPU time "
+           "| backward (dinp, dW, db) median ms | median GFLOP/s | best GFLOP/s | 1 thread, CPU time |\n"
+           "|---|---|---|---|---|---|---|---|---|\n");
     const int dil[] = {1, 2, 4};
     const dr_pad_mode pads[] = {DR_PAD_CAUSAL, DR_PAD_CAUSAL, DR_PAD_SAME};
     for (int i = 0; i < 3; i++) {
@@ -240,39 +276,34 @@ int main(void) {
         c.x = filled(&rng, nin), c.w = filled(&rng, nw), c.b = filled(&rng, 256), c.out = filled(&rng, nout);
         c.dout = filled(&rng, nout), c.dx = filled(&rng, nin), c.dw = filled(&rng, nw), c.db = filled(&rng, 256);
         c.scratch = dr_alloc(sizeof(float) * dr_conv1d_scratch_floats(&c.s));
-        double bf, bb, tf = time_median(run_conv_fwd, &c, &bf), tb = time_median(run_conv_bwd, &c, &bb);
+        timing f = measure(run_conv_fwd, &c), b = measure(run_conv_bwd, &c);
         double flops = 2.0 * 256 * To * 256 * 512;
-        printf("| %d, %s | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f |\n", dil[i],
-               pads[i] == DR_PAD_SAME ? "same" : "causal", tf * 1e3, flops / tf / 1e9, flops / bf / 1e9, tb * 1e3,
-               2 * flops / tb / 1e9, 2 * flops / bb / 1e9);
+        printf("| %d, %s | %.2f | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f |\n", dil[i],
+               pads[i] == DR_PAD_SAME ? "same" : "causal", f.median * 1e3, flops / f.median / 1e9, flops / f.best / 1e9,
+               flops / f.cpu1 / 1e9, b.median * 1e3, 2 * flops / b.median / 1e9, 2 * flops / b.best / 1e9,
+               2 * flops / b.cpu1 / 1e9);
         fflush(stdout);
         dr_free(c.x), dr_free(c.w), dr_free(c.b), dr_free(c.out), dr_free(c.dout), dr_free(c.dx), dr_free(c.dw);
         dr_free(c.db), dr_free(c.scratch);
     }
 
     printf("\nelement-wise kernels (GB/s counts the bytes each must read and write once):\n");
-    printf("| kernel | shape | median ms | median GB/s | best GB/s |\n|---|---|---|---|---|\n");
+    printf("| kernel | shape | median ms | median GB/s | best GB/s | 1 thread, CPU time |\n|---|---|---|---|---|---|\n");
     {
         ew_case e = {.N = 2560, .C = 704};
         size_t n = (size_t)e.N * e.C;
         e.x = filled(&rng, n), e.y = filled(&rng, n), e.w = filled(&rng, 2 * 704), e.stat = filled(&rng, e.N);
-        double best, t = time_median(run_silu, &e, &best);
-        printf("| silu forward | 2560x704 | %.3f | %.1f | %.1f |\n", t * 1e3, 8.0 * n / t / 1e9, 8.0 * n / best / 1e9);
+        print_ew("silu forward", "2560x704", measure(run_silu, &e), 8.0 * n);
         e.C = 256, n = (size_t)e.N * e.C;
-        t = time_median(run_rmsnorm, &e, &best);
-        printf("| rmsnorm forward | 2560x256 | %.3f | %.1f | %.1f |\n", t * 1e3, 8.0 * n / t / 1e9, 8.0 * n / best / 1e9);
-        t = time_median(run_rmsnorm_bwd, &e, &best);
-        printf("| rmsnorm backward | 2560x256 | %.3f | %.1f | %.1f |\n", t * 1e3, 12.0 * n / t / 1e9,
-               12.0 * n / best / 1e9);
+        print_ew("rmsnorm forward", "2560x256", measure(run_rmsnorm, &e), 8.0 * n);
+        print_ew("rmsnorm backward", "2560x256", measure(run_rmsnorm_bwd, &e), 12.0 * n);
         dr_free(e.x), dr_free(e.y), dr_free(e.w), dr_free(e.stat);
         ew_case x = {.N = 2560, .C = 4096};
         n = (size_t)x.N * x.C;
         x.x = filled(&rng, n), x.y = filled(&rng, n);
         x.targets = malloc(sizeof(int) * (size_t)x.N);
         for (int i = 0; i < x.N; i++) x.targets[i] = (int)dr_rng_below(&rng, (uint32_t)x.C);
-        t = time_median(run_xent, &x, &best);
-        printf("| softmax xent forward | 2560x4096 | %.3f | %.1f | %.1f |\n", t * 1e3, 8.0 * n / t / 1e9,
-               8.0 * n / best / 1e9);
+        print_ew("softmax xent forward", "2560x4096", measure(run_xent, &x), 8.0 * n);
         dr_free(x.x), dr_free(x.y), free(x.targets);
     }
     printf("\ntotal bench time %.1f s, load average (1 min) at end: %.2f\n", dr_now() - t_start, loadavg());

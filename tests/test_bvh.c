@@ -31,6 +31,10 @@ static const scheme mixamo = {"mixamorig:Hips", "mixamorig:LeftUpLeg", "mixamori
                               "mixamorig:Spine", "mixamorig:Neck", "mixamorig:Head", "mixamorig:LeftArm",
                               "mixamorig:LeftForeArm", "mixamorig:LeftHand", "mixamorig:RightArm",
                               "mixamorig:RightForeArm", "mixamorig:RightHand"};
+/* SMPL-style: L_Foot / L_Hand exist beside L_Ankle / L_Wrist (generated as extra
+ * joints below) and must not win. */
+static const scheme smpl = {"Pelvis", "L_Hip", "L_Knee", "L_Ankle", "R_Hip", "R_Knee", "R_Ankle", "Spine1", "Neck",
+                            "Head", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Shoulder", "R_Elbow", "R_Wrist"};
 static const scheme biped = {"Bip01 Pelvis", "Bip01 L Thigh", "Bip01 L Calf", "Bip01 L Foot", "Bip01 R Thigh",
                              "Bip01 R Calf", "Bip01 R Foot", "Bip01 Spine", "Bip01 Neck", "Bip01 Head",
                              "Bip01 L UpperArm", "Bip01 L Forearm", "Bip01 L Hand", "Bip01 R UpperArm",
@@ -92,9 +96,19 @@ static char *make_bvh(const scheme *s, const char *order, int frames, double fra
     joint(&b, s->rarm, -18, -3, 0, order);
     joint(&b, s->rfore, -28, 0, 0, order);
     joint(&b, s->rhand, -25, 0, 0, order);
+    int extra = 0;
+    if (s == &smpl) {
+        /* SMPL's knuckle and toe joints, as decoys: hung at the end of the file so the
+         * channel layout above stays put (name matching ignores the topology). */
+        joint(&b, "L_Hand", -5, 0, 0, order);
+        put(&b, "}\n");
+        joint(&b, "L_Foot", -5, 0, 0, order);
+        put(&b, "}\n");
+        extra = 6;
+    }
     put(&b, "End Site\n{\nOFFSET -8 0 0\n}\n}\n}\n}\n");
     put(&b, "}\n}\n}\n"); /* neck, spine, root */
-    int nch = 6 + 3 * 13 + 6 + 3; /* root, 13 three-channel joints, the six-channel neck, head */
+    int nch = 6 + 3 * 13 + 6 + 3 + extra; /* root, 13 three-channel joints, the six-channel neck, head */
     *num_channels = nch;
     put(&b, "MOTION\nFrames: %d\nFrame Time: %.9g\n", frames, frame_time);
     dr_rng rng;
@@ -183,18 +197,19 @@ static void test_parse_and_fk_every_rotation_order(void **state) {
 
 static void test_mapping_schemes(void **state) {
     (void)state;
-    const scheme *schemes[3] = {&cmu, &mixamo, &biped};
-    for (int s = 0; s < 3; s++) {
+    const scheme *schemes[4] = {&cmu, &mixamo, &biped, &smpl};
+    for (int s = 0; s < 4; s++) {
         int nch;
         char *text = make_bvh(schemes[s], "ZXY", 2, 1.0 / 30, 0, 1, &nch);
         dr_bvh bvh;
         dr_bvh_coco_map map;
         dr_err err = {0};
-        assert_int_equal(dr_bvh_parse(text, strlen(text), "s.bvh", &bvh, &err), DR_OK);
+        if (dr_bvh_parse(text, strlen(text), "s.bvh", &bvh, &err)) fail_msg("scheme %d: %s", s, err.msg);
         if (dr_bvh_map_coco(&bvh, "s.bvh", &map, &err)) fail_msg("scheme %d: %s", s, err.msg);
         assert_string_equal(bvh.joints[map.joint[DR_KP_LSHOULDER]].name, schemes[s]->larm);
         assert_string_equal(bvh.joints[map.joint[DR_KP_RKNEE]].name, schemes[s]->rleg);
         assert_string_equal(bvh.joints[map.joint[DR_KP_LWRIST]].name, schemes[s]->lhand);
+        assert_string_equal(bvh.joints[map.joint[DR_KP_LANKLE]].name, schemes[s]->lfoot);
         assert_string_equal(bvh.joints[map.head].name, schemes[s]->head);
         /* rest axes: up +Y, left +X, forward +Z */
         assert_true(map.up[1] > 0.99f && map.left[0] > 0.99f && map.forward[2] > 0.99f);

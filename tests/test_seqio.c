@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/fsutil.h"
 #include "pose/seqio.h"
@@ -267,6 +268,19 @@ static void test_hostile_openpose_and_detection(void **state) {
     write_text(path, "{\"people\":[]}");
     assert_int_not_equal(dr_pose_read(sub, NULL, &seq, NULL, &err), DR_OK);
     assert_non_null(strstr(err.msg, "same frame number"));
+    /* Files over the caps are refused before they are read (sparse files: no disk used). */
+    snprintf(sub, sizeof sub, "%s/huge", dir);
+    mkdir(sub, 0777);
+    snprintf(path, sizeof path, "%s/x_000000000000_keypoints.json", sub);
+    write_text(path, "{");
+    assert_int_equal(truncate(path, (off_t)DR_OPENPOSE_MAX_FILE_BYTES + 1), 0);
+    assert_int_not_equal(dr_pose_read(sub, NULL, &seq, NULL, &err), DR_OK);
+    assert_non_null(strstr(err.msg, "limit"));
+    snprintf(path, sizeof path, "%s/huge.json", dir);
+    write_text(path, "{");
+    assert_int_equal(truncate(path, (off_t)DR_SEQ_MAX_FILE_BYTES + 1), 0);
+    assert_int_equal(dr_seq_read_json(path, &seq, &err), DR_ERANGE);
+    assert_non_null(strstr(err.msg, "limit"));
     /* Detection by content: a BVH named .json, a sequence named .txt, garbage. */
     snprintf(path, sizeof path, "%s/motion.json", dir);
     write_text(path, "HIERARCHY\nROOT Hips\n{\n");

@@ -15,8 +15,10 @@ typedef struct command {
 
 /* Keep in the order a user meets them. */
 static const command commands[] = {
+    {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
     {"version", dr_cmd_version, "print the version and the compute backend"},
+    {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},
 };
 
 static void usage(FILE *f) {

@@ -198,6 +198,10 @@ int dr_bvh_parse(const char *text, size_t len, const char *name, dr_bvh *bvh, dr
     return DR_OK;
 #undef FAIL
 fail:
+    /* Whatever was expected, a file that ends early is best described as truncated. */
+    if (rc == DR_EFORMAT && lx.pos >= lx.len && (!err || !strstr(err->msg, "truncated")))
+        dr_err_set(err, DR_EFORMAT, "%s: truncated: the file ends inside the %s (line %d)", name,
+                   bvh->motion ? "motion" : "hierarchy", lx.line);
     dr_bvh_free(bvh);
     return rc;
 }
@@ -306,7 +310,9 @@ static void normalize_name(const char *in, char *out, size_t size) {
 
 /* Body part names for each limb keypoint, best first. For the shoulder, "arm" (CMU,
  * Mixamo: LeftArm) and "upperarm" beat "shoulder", which is the clavicle in those
- * schemes but the upper-arm joint in Biovision / SMPL ones that have no "arm". */
+ * schemes but the upper-arm joint in Biovision / SMPL ones that have no "arm". "wrist"
+ * beats "hand" and "ankle" beats "foot": SMPL has both, its Hand and Foot being the
+ * knuckles and toes, while CMU and Mixamo name the wrist Hand and the ankle Foot. */
 typedef struct part_names {
     int left_kp, right_kp;
     const char *parts[6];
@@ -315,10 +321,10 @@ typedef struct part_names {
 static const part_names limb_parts[] = {
     {DR_KP_LSHOULDER, DR_KP_RSHOULDER, {"arm", "upperarm", "shoulder", NULL}},
     {DR_KP_LELBOW, DR_KP_RELBOW, {"forearm", "lowerarm", "elbow", NULL}},
-    {DR_KP_LWRIST, DR_KP_RWRIST, {"hand", "wrist", NULL}},
+    {DR_KP_LWRIST, DR_KP_RWRIST, {"wrist", "hand", NULL}},
     {DR_KP_LHIP, DR_KP_RHIP, {"upleg", "upperleg", "thigh", "hip", NULL}},
     {DR_KP_LKNEE, DR_KP_RKNEE, {"leg", "lowerleg", "knee", "calf", "shin", NULL}},
-    {DR_KP_LANKLE, DR_KP_RANKLE, {"foot", "ankle", NULL}},
+    {DR_KP_LANKLE, DR_KP_RANKLE, {"ankle", "foot", NULL}},
 };
 
 static int find_joint(const dr_bvh *bvh, const char *want) {

@@ -322,12 +322,81 @@ static int acts_ensure(dr_llama *m, int B, int T, dr_err *err) {
 }
 
 static void add3(float *out, const float *a, const float *b, long n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 32768)
     for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 static inline float *grad_of(const dr_llama *m, const float *param) {
     return m->params.grad + (param - m->params.data);
+}
+
+void dr_llama_block_forward(dr_llama *m, int l) {
+    dr_llama_acts *a = &m->acts;
+    const dr_llama_config *c = &m->cfg;
+    const int B = a->B, T = a->T;
+    const long N = (long)B * T;
+    const int C = c->dim, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads, F = c->ffn_hidden;
+    const int QD = Hq * D, KVD = Hkv * D;
+    const long att_size = (long)B * Hq * T * T;
+    const dr_attn_shape shape = {.B = B, .Tq = T, .Tk = T, .Hq = Hq, .Hkv = Hkv, .D = D, .causal = true};
+    const dr_llama_layer *w = &m->layers[l];
+    float *x = a->resid + l * N * C, *out = x + N * C;
+    float *ln1 = a->ln1 + l * N * C, *q = a->q + l * N * QD, *k = a->k + l * N * KVD, *v = a->v + l * N * KVD;
+    float *att = a->att + l * att_size, *atty = a->atty + l * N * QD, *mid = a->resid_mid + l * N * C;
+    float *ln2 = a->ln2 + l * N * C;
+    dr_swiglu_mlp_acts mlp = {a->mlp_gate + l * N * F, a->mlp_up + l * N * F, a->mlp_h + l * N * F};
+
+    dr_rmsnorm_forward(ln1, a->ln1_rstd + l * N, x, w->attn_norm, (int)N, C, c->norm_eps);
+    dr_linear_forward(q, ln1, w->wq, NULL, (int)N, C, QD);
+    dr_linear_forward(k, ln1, w->wk, NULL, (int)N, C, KVD);
+    dr_linear_forward(v, ln1, w->wv, NULL, (int)N, C, KVD);
+    dr_rope_forward(q, B, T, Hq, D, NULL, 0, c->rope_theta);
+    dr_rope_forward(k, B, T, Hkv, D, NULL, 0, c->rope_theta);
+    dr_attention_forward(atty, att, q, k, v, &shape, NULL);
+    dr_linear_forward(a->tmp, atty, w->wo, NULL, (int)N, QD, C);
+    add3(mid, x, a->tmp, N * C);
+    dr_rmsnorm_forward(ln2, a->ln2_rstd + l * N, mid, w->ffn_norm, (int)N, C, c->norm_eps);
+    dr_swiglu_mlp_forward(a->tmp, &mlp, ln2, w->w_gate, w->w_up, w->w_down, (int)N, C, F);
+    add3(out, mid, a->tmp, N * C);
+}
+
+void dr_llama_block_backward(dr_llama *m, int l) {
+    dr_llama_acts *a = &m->acts;
+    const dr_llama_config *c = &m->cfg;
+    const int B = a->B, T = a->T;
+    const long N = (long)B * T;
+    const int C = c->dim, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads, F = c->ffn_hidden;
+    const int QD = Hq * D, KVD = Hkv * D;
+    const long att_size = (long)B * Hq * T * T;
+    const dr_attn_shape shape = {.B = B, .Tq = T, .Tk = T, .Hq = Hq, .Hkv = Hkv, .D = D, .causal = true};
+    const dr_llama_layer *w = &m->layers[l];
+    float *x = a->resid + l * N * C;
+    float *ln1 = a->ln1 + l * N * C, *q = a->q + l * N * QD, *k = a->k + l * N * KVD, *v = a->v + l * N * KVD;
+    float *att = a->att + l * att_size, *atty = a->atty + l * N * QD, *mid = a->resid_mid + l * N * C;
+    float *ln2 = a->ln2 + l * N * C;
+    dr_swiglu_mlp_acts mlp = {a->mlp_gate + l * N * F, a->mlp_up + l * N * F, a->mlp_h + l * N * F};
+
+    /* MLP branch: dresid holds d(block output) = d(mid) through the skip path */
+    memset(a->dln, 0, sizeof(float) * (size_t)N * C);
+    dr_swiglu_mlp_backward(a->dln, grad_of(m, w->w_gate), grad_of(m, w->w_up), grad_of(m, w->w_down), a->dresid,
+                           &mlp, ln2, w->w_gate, w->w_up, w->w_down, (int)N, C, F, a->scratch);
+    dr_rmsnorm_backward(a->dresid, grad_of(m, w->ffn_norm), a->dln, mid, w->ffn_norm, a->ln2_rstd + l * N,
+                        (int)N, C);
+    /* attention branch: dresid now holds d(mid) = d(x) through the skip path */
+    memset(a->datty, 0, sizeof(float) * (size_t)N * QD);
+    dr_linear_backward(a->datty, grad_of(m, w->wo), NULL, a->dresid, atty, w->wo, (int)N, QD, C);
+    memset(a->dq, 0, sizeof(float) * (size_t)N * QD);
+    memset(a->dk, 0, sizeof(float) * (size_t)N * KVD);
+    memset(a->dv, 0, sizeof(float) * (size_t)N * KVD);
+    dr_attention_backward(a->dq, a->dk, a->dv, a->datty, q, k, v, att, &shape, a->scratch);
+    dr_rope_backward(a->dq, B, T, Hq, D, NULL, 0, c->rope_theta);
+    dr_rope_backward(a->dk, B, T, Hkv, D, NULL, 0, c->rope_theta);
+    memset(a->dln, 0, sizeof(float) * (size_t)N * C);
+    dr_linear_backward(a->dln, grad_of(m, w->wq), NULL, a->dq, ln1, w->wq, (int)N, C, QD);
+    dr_linear_backward(a->dln, grad_of(m, w->wk), NULL, a->dk, ln1, w->wk, (int)N, C, KVD);
+    dr_linear_backward(a->dln, grad_of(m, w->wv), NULL, a->dv, ln1, w->wv, (int)N, C, KVD);
+    dr_rmsnorm_backward(a->dresid, grad_of(m, w->attn_norm), a->dln, x, w->attn_norm, a->ln1_rstd + l * N, (int)N,
+                        C);
 }
 
 int dr_llama_forward(dr_llama *m, const int *tokens, const int *targets, int B, int T, float *loss, dr_err *err) {
@@ -351,33 +420,10 @@ int dr_llama_forward(dr_llama *m, const int *tokens, const int *targets, int B, 
     a->have_targets = targets != NULL;
     if (targets) memcpy(a->targets, targets, (size_t)N * sizeof(int));
 
-    const int C = c->dim, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads, F = c->ffn_hidden, V = c->vocab_size;
-    const int QD = Hq * D, KVD = Hkv * D;
-    const long att_size = (long)B * Hq * T * T;
-    const dr_attn_shape shape = {.B = B, .Tq = T, .Tk = T, .Hq = Hq, .Hkv = Hkv, .D = D, .causal = true};
+    const int C = c->dim, V = c->vocab_size;
 
     dr_embedding_forward(a->resid, tokens, m->embed, (int)N, C);
-    for (int l = 0; l < c->n_layers; l++) {
-        const dr_llama_layer *w = &m->layers[l];
-        float *x = a->resid + l * N * C, *out = x + N * C;
-        float *ln1 = a->ln1 + l * N * C, *q = a->q + l * N * QD, *k = a->k + l * N * KVD, *v = a->v + l * N * KVD;
-        float *att = a->att + l * att_size, *atty = a->atty + l * N * QD, *mid = a->resid_mid + l * N * C;
-        float *ln2 = a->ln2 + l * N * C;
-        dr_swiglu_mlp_acts mlp = {a->mlp_gate + l * N * F, a->mlp_up + l * N * F, a->mlp_h + l * N * F};
-
-        dr_rmsnorm_forward(ln1, a->ln1_rstd + l * N, x, w->attn_norm, (int)N, C, c->norm_eps);
-        dr_linear_forward(q, ln1, w->wq, NULL, (int)N, C, QD);
-        dr_linear_forward(k, ln1, w->wk, NULL, (int)N, C, KVD);
-        dr_linear_forward(v, ln1, w->wv, NULL, (int)N, C, KVD);
-        dr_rope_forward(q, B, T, Hq, D, NULL, 0, c->rope_theta);
-        dr_rope_forward(k, B, T, Hkv, D, NULL, 0, c->rope_theta);
-        dr_attention_forward(atty, att, q, k, v, &shape, NULL);
-        dr_linear_forward(a->tmp, atty, w->wo, NULL, (int)N, QD, C);
-        add3(mid, x, a->tmp, N * C);
-        dr_rmsnorm_forward(ln2, a->ln2_rstd + l * N, mid, w->ffn_norm, (int)N, C, c->norm_eps);
-        dr_swiglu_mlp_forward(a->tmp, &mlp, ln2, w->w_gate, w->w_up, w->w_down, (int)N, C, F);
-        add3(out, mid, a->tmp, N * C);
-    }
+    for (int l = 0; l < c->n_layers; l++) dr_llama_block_forward(m, l);
     dr_rmsnorm_forward(a->lnf, a->lnf_rstd, a->resid + c->n_layers * N * C, m->final_norm, (int)N, C, c->norm_eps);
     dr_linear_forward(a->logits, a->lnf, m->lm_head, NULL, (int)N, C, V);
     if (targets) {
@@ -398,10 +444,7 @@ int dr_llama_backward(dr_llama *m, float loss_scale, dr_err *err) {
         return dr_err_set(err, DR_ENOMEM, "llm backward: out of memory for gradients");
     const int B = a->B, T = a->T;
     const long N = (long)B * T;
-    const int C = c->dim, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads, F = c->ffn_hidden, V = c->vocab_size;
-    const int QD = Hq * D, KVD = Hkv * D;
-    const long att_size = (long)B * Hq * T * T;
-    const dr_attn_shape shape = {.B = B, .Tq = T, .Tk = T, .Hq = Hq, .Hkv = Hkv, .D = D, .causal = true};
+    const int C = c->dim, V = c->vocab_size;
     if (a->num_valid == 0) return DR_OK; /* no valid target: the loss is a constant 0 */
 
     memset(a->dlogits, 0, sizeof(float) * (size_t)N * V);
@@ -412,36 +455,7 @@ int dr_llama_backward(dr_llama *m, float loss_scale, dr_err *err) {
     dr_rmsnorm_backward(a->dresid, grad_of(m, m->final_norm), a->dln, a->resid + c->n_layers * N * C, m->final_norm,
                         a->lnf_rstd, (int)N, C);
 
-    for (int l = c->n_layers - 1; l >= 0; l--) {
-        const dr_llama_layer *w = &m->layers[l];
-        float *x = a->resid + l * N * C;
-        float *ln1 = a->ln1 + l * N * C, *q = a->q + l * N * QD, *k = a->k + l * N * KVD, *v = a->v + l * N * KVD;
-        float *att = a->att + l * att_size, *atty = a->atty + l * N * QD, *mid = a->resid_mid + l * N * C;
-        float *ln2 = a->ln2 + l * N * C;
-        dr_swiglu_mlp_acts mlp = {a->mlp_gate + l * N * F, a->mlp_up + l * N * F, a->mlp_h + l * N * F};
-
-        /* MLP branch: dresid holds d(block output) = d(mid) through the skip path */
-        memset(a->dln, 0, sizeof(float) * (size_t)N * C);
-        dr_swiglu_mlp_backward(a->dln, grad_of(m, w->w_gate), grad_of(m, w->w_up), grad_of(m, w->w_down), a->dresid,
-                               &mlp, ln2, w->w_gate, w->w_up, w->w_down, (int)N, C, F, a->scratch);
-        dr_rmsnorm_backward(a->dresid, grad_of(m, w->ffn_norm), a->dln, mid, w->ffn_norm, a->ln2_rstd + l * N,
-                            (int)N, C);
-        /* attention branch: dresid now holds d(mid) = d(x) through the skip path */
-        memset(a->datty, 0, sizeof(float) * (size_t)N * QD);
-        dr_linear_backward(a->datty, grad_of(m, w->wo), NULL, a->dresid, atty, w->wo, (int)N, QD, C);
-        memset(a->dq, 0, sizeof(float) * (size_t)N * QD);
-        memset(a->dk, 0, sizeof(float) * (size_t)N * KVD);
-        memset(a->dv, 0, sizeof(float) * (size_t)N * KVD);
-        dr_attention_backward(a->dq, a->dk, a->dv, a->datty, q, k, v, att, &shape, a->scratch);
-        dr_rope_backward(a->dq, B, T, Hq, D, NULL, 0, c->rope_theta);
-        dr_rope_backward(a->dk, B, T, Hkv, D, NULL, 0, c->rope_theta);
-        memset(a->dln, 0, sizeof(float) * (size_t)N * C);
-        dr_linear_backward(a->dln, grad_of(m, w->wq), NULL, a->dq, ln1, w->wq, (int)N, C, QD);
-        dr_linear_backward(a->dln, grad_of(m, w->wk), NULL, a->dk, ln1, w->wk, (int)N, C, KVD);
-        dr_linear_backward(a->dln, grad_of(m, w->wv), NULL, a->dv, ln1, w->wv, (int)N, C, KVD);
-        dr_rmsnorm_backward(a->dresid, grad_of(m, w->attn_norm), a->dln, x, w->attn_norm, a->ln1_rstd + l * N, (int)N,
-                            C);
-    }
+    for (int l = c->n_layers - 1; l >= 0; l--) dr_llama_block_backward(m, l);
     dr_embedding_backward(grad_of(m, m->embed), a->dresid, a->tokens, (int)N, C);
     return DR_OK;
 }
@@ -451,7 +465,7 @@ const float *dr_llama_logits(const dr_llama *m) { return m->acts.have_targets ? 
 void dr_llama_argmax(const dr_llama *m, int *preds) {
     const long N = (long)m->acts.B * m->acts.T;
     const int V = m->cfg.vocab_size;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * V > 32768)
     for (long i = 0; i < N; i++) {
         const float *row = m->acts.logits + i * V;
         int best = 0;

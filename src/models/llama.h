@@ -142,6 +142,12 @@ const float *dr_llama_logits(const dr_llama *m);
  * (preds [B, T]), for accuracy metrics. */
 void dr_llama_argmax(const dr_llama *m, int *preds);
 
+/* One block's forward / backward on the activations of the last dr_llama_forward (the
+ * backward after the blocks above it and the head have run): exposed so benchmarks can
+ * time a single transformer block; dr_llama_forward/backward call them in turn. */
+void dr_llama_block_forward(dr_llama *m, int layer);
+void dr_llama_block_backward(dr_llama *m, int layer);
+
 /* ---- inference: a KV-cached session over `batch` sequences decoded in lockstep ---- */
 typedef struct dr_llama_session {
     const dr_llama *m;

@@ -13,7 +13,12 @@
 #include <string.h>
 
 #include "core/gemm.h"
+#include "nn/fastmath.h"
 #include "nn/nn.h"
+
+/* Below this many floats of work a loop runs on one thread: waking the pool costs more
+ * than it saves (decoding steps are made of such small loops). */
+#define PAR_IF(work) if ((long)(work) > 32768)
 
 /* ---- RoPE ---------------------------------------------------------------------- */
 
@@ -27,7 +32,7 @@ enum { ROPE_CHUNK = 64 };
 static void rope_rotate(float *x, int B, int T, int H, int D, const int *pos, int pos_offset, float base,
                         double sign) {
     const int half = D / 2;
-#pragma omp parallel for schedule(static) if (T > 1)
+#pragma omp parallel for schedule(static) PAR_IF((long)B * T * H * D)
     for (int t = 0; t < T; t++) {
         const double p = pos ? (double)pos[t] : (double)(pos_offset + t);
         float c[ROPE_CHUNK], s[ROPE_CHUNK];
@@ -74,23 +79,28 @@ static int visible_keys(const dr_attn_shape *s, int t) {
     return n < s->Tk ? n : s->Tk;
 }
 
-/* In place on one row of scaled scores: masked softmax, masked entries become 0. */
+/* In place on one row of scaled scores: masked softmax, masked entries become exactly 0. */
 static void masked_softmax_row(float *row, int n_visible, int Tk, const uint8_t *key_valid) {
     if (n_visible < 0) n_visible = 0;
+    if (key_valid)
+        for (int j = 0; j < n_visible; j++)
+            if (!key_valid[j]) row[j] = -INFINITY;
     float maxv = -INFINITY;
-    for (int j = 0; j < n_visible; j++)
-        if ((!key_valid || key_valid[j]) && row[j] > maxv) maxv = row[j];
+#pragma omp simd reduction(max : maxv)
+    for (int j = 0; j < n_visible; j++) maxv = row[j] > maxv ? row[j] : maxv;
     if (maxv == -INFINITY) { /* no visible key: the row outputs zeros */
         memset(row, 0, sizeof(float) * (size_t)Tk);
         return;
     }
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int j = 0; j < n_visible; j++) {
-        float e = (!key_valid || key_valid[j]) ? expf(row[j] - maxv) : 0.0f;
+        float e = row[j] == -INFINITY ? 0.0f : dr_expf(row[j] - maxv);
         row[j] = e;
         sum += e;
     }
     const float inv = 1.0f / sum;
+#pragma omp simd
     for (int j = 0; j < n_visible; j++) row[j] *= inv;
     for (int j = n_visible; j < Tk; j++) row[j] = 0.0f;
 }
@@ -112,7 +122,7 @@ void dr_attention_forward(float *out, float *att, const float *q, const float *k
                                      att + ((long)b * Hq + i) * att_head, Tk, group * att_head, Hkv);
 
     const long rows = (long)B * Hq * Tq;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR_IF(rows * Tk)
     for (long r = 0; r < rows; r++) {
         const int t = (int)(r % Tq);
         const int b = (int)(r / ((long)Hq * Tq));
@@ -153,12 +163,14 @@ void dr_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 
     /* softmax backward: dS = P * (dP - sum_j P dP); masked entries have P = 0 */
     const long rows = (long)B * Hq * Tq;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR_IF(rows * Tk)
     for (long r = 0; r < rows; r++) {
         const float *p = att + r * Tk;
         float *d = datt + r * Tk;
         float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
         for (int j = 0; j < Tk; j++) dot += p[j] * d[j];
+#pragma omp simd
         for (int j = 0; j < Tk; j++) d[j] = p[j] * (d[j] - dot);
     }
 

@@ -27,7 +27,8 @@ void dr_adamw_step(struct dr_params *p, float lr, int step, const dr_adamw_confi
 /* Scale grads so that their global L2 norm is at most max_norm; returns the norm before. */
 float dr_clip_grad_norm(float *grad, size_t n, float max_norm);
 
-/* Linear warm-up for `warmup` steps, then cosine decay from lr_max to lr_min at `total`. */
+/* Linear warm-up for `warmup` steps, then cosine decay from lr_max to lr_min at `total`.
+ * `step` is 0-based here (lr_max/warmup at step 0, lr_max at step warmup-1, lr_min from total on). */
 float dr_lr_schedule(long step, long warmup, long total, float lr_max, float lr_min);
 
 #endif

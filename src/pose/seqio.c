@@ -371,6 +371,7 @@ int dr_openpose_write_dir(const char *dir, const dr_pose_seq *seq, const char *p
     if (!*prefix || strchr(prefix, '/')) return dr_err_set(err, DR_EINVAL, "%s: bad file prefix '%s'", dir, prefix);
     char tmp[4096], path[4096], file[512];
     if ((rc = dr_tmpdir_create(dir, tmp, sizeof tmp, err))) return rc;
+    dr_dir_default_mode(tmp);
     for (int f = 0; f < seq->num_frames && !rc; f++) {
         snprintf(file, sizeof file, "%s_%012d_keypoints.json", prefix, f);
         if (dr_path_join(path, sizeof path, tmp, file)) rc = dr_err_set(err, DR_ERANGE, "%s: path too long", dir);
@@ -379,6 +380,14 @@ int dr_openpose_write_dir(const char *dir, const dr_pose_seq *seq, const char *p
     if (!rc) rc = dr_tmpdir_commit(tmp, dir, err);
     if (rc) dr_rm_rf(tmp);
     return rc;
+}
+
+/* Temporary folders are created private (mkdtemp, 0700); a finished output folder gets
+ * the permissions a plain mkdir would have given it. */
+void dr_dir_default_mode(const char *path) {
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(path, 0777 & ~mask);
 }
 
 /* A frame file in a folder and the frame number in its name. */
@@ -614,10 +623,10 @@ static dr_pose_format classify_json(const cJSON *root) {
     return DR_POSE_FORMAT_UNKNOWN;
 }
 
-static int detect_json_file(const char *path, dr_pose_format *fmt, dr_err *err) {
+static int detect_json_file(const char *path, size_t cap, dr_pose_format *fmt, dr_err *err) {
     char *text;
     size_t len;
-    int rc = dr_read_file(path, DR_SEQ_MAX_FILE_BYTES, &text, &len, err);
+    int rc = dr_read_file(path, cap, &text, &len, err);
     if (rc) return rc;
     cJSON *root;
     rc = parse_json(text, len, path, &root, err);
@@ -636,7 +645,7 @@ int dr_pose_detect(const char *path, dr_pose_format *fmt, dr_err *err) {
         char meta[4096];
         dr_pose_format mf = DR_POSE_FORMAT_UNKNOWN;
         if (!dr_path_join(meta, sizeof meta, path, "meta.json") && dr_file_exists(meta) &&
-            !detect_json_file(meta, &mf, NULL) && mf == DR_POSE_FORMAT_DATASET) {
+            !detect_json_file(meta, DR_OPENPOSE_MAX_FILE_BYTES, &mf, NULL) && mf == DR_POSE_FORMAT_DATASET) {
             *fmt = DR_POSE_FORMAT_DATASET;
             return DR_OK;
         }
@@ -649,7 +658,7 @@ int dr_pose_detect(const char *path, dr_pose_format *fmt, dr_err *err) {
         rc = dr_path_join(first, sizeof first, path, files[0].name);
         free_frame_files(files, n);
         if (rc) return dr_err_set(err, DR_ERANGE, "%s: path too long", path);
-        if ((rc = detect_json_file(first, &ff, err))) return rc;
+        if ((rc = detect_json_file(first, DR_OPENPOSE_MAX_FILE_BYTES, &ff, err))) return rc;
         if (ff != DR_POSE_FORMAT_OPENPOSE_FILE)
             return dr_err_set(err, DR_EFORMAT, "%s: folder is neither a director dataset nor OpenPose JSON frames (%s has no \"people\")",
                               path, first);
@@ -674,7 +683,7 @@ int dr_pose_detect(const char *path, dr_pose_format *fmt, dr_err *err) {
         return DR_OK;
     }
     if (*p == '{') {
-        int rc = detect_json_file(path, fmt, err);
+        int rc = detect_json_file(path, DR_SEQ_MAX_FILE_BYTES, fmt, err);
         if (rc) return rc;
         if (*fmt == DR_POSE_FORMAT_UNKNOWN || *fmt == DR_POSE_FORMAT_DATASET)
             return dr_err_set(err, DR_EFORMAT,

@@ -56,6 +56,9 @@ int dr_openpose_parse_frame(const char *text, size_t len, const char *name, dr_p
  * (built in a temporary folder and renamed into place). prefix NULL = "pose". */
 int dr_openpose_write_dir(const char *dir, const dr_pose_seq *seq, const char *prefix, dr_err *err);
 
+/* Give a folder made by dr_tmpdir_create (0700) the mode mkdir would give it (0777 & ~umask). */
+void dr_dir_default_mode(const char *path);
+
 /* ---- any format ---- */
 typedef struct dr_pose_read_opts {
     int width, height;   /* canvas when the input does not record one (default 512 x 320) */

@@ -50,7 +50,7 @@ static double loss_fn(void *p) {
 static void test_loss_gradients(void **state) {
     (void)state;
     enum { B = 4, F = 20, T = 8, V = 40 };
-    dr_motionenc_config mc = {F, 8, 2, 3, 8};
+    dr_motionenc_config mc = {F, 2, 8, 2, 3, 8};
     dr_evaluator *ev;
     assert_int_equal(dr_evaluator_create(&ev, V, 1, 2, 0, T, 16, 1, 2, &mc, 77, NULL), DR_OK);
     int ids[B * T], group[B] = {0, 1, 2, 1}; /* items 1 and 3 share a text: positives of each other */

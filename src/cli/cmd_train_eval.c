@@ -24,14 +24,14 @@ static void usage(FILE *f) {
             "  --lr X              peak learning rate (default: %g)\n"
             "  --seed N            the evaluator's seed (default: %llu)\n"
             "  --text-dim N --text-layers N --text-heads N --text-len N   text tower (default: %d %d %d %d)\n"
-            "  --motion-dim N --motion-layers N                           motion tower (default: %d %d)\n"
+            "  --motion-dim N --motion-layers N --frame-stride N          motion tower (default: %d %d %d)\n"
             "  --proj-dim N        embedding size (default: %d)\n"
             "  --val-every N --ckpt-every N --val-clips N                 (default: %d %d %d)\n"
             "  --max-minutes X     stop after X minutes of training, saving the model (default: no limit)\n"
             "  --resume            continue from OUT.ckpt\n"
             "  --quiet             no progress lines\n",
             d.steps, d.batch, (double)d.lr, (unsigned long long)d.seed, d.text_dim, d.text_layers, d.text_heads,
-            d.text_len, d.motion_dim, d.motion_layers, d.proj_dim, d.val_every, d.ckpt_every, d.val_clips);
+            d.text_len, d.motion_dim, d.motion_layers, d.frame_stride, d.proj_dim, d.val_every, d.ckpt_every, d.val_clips);
 }
 
 int dr_cmd_train_eval(int argc, char **argv) {
@@ -80,6 +80,7 @@ int dr_cmd_train_eval(int argc, char **argv) {
                 {"--text-dim", &o.text_dim, 8, 2048},     {"--text-layers", &o.text_layers, 1, 64},
                 {"--text-heads", &o.text_heads, 1, 64},   {"--text-len", &o.text_len, 4, 512},
                 {"--motion-dim", &o.motion_dim, 8, 2048}, {"--motion-layers", &o.motion_layers, 0, 6},
+                {"--frame-stride", &o.frame_stride, 1, 16},
                 {"--proj-dim", &o.proj_dim, 2, 2048},     {"--val-every", &o.val_every, 1, 100000000},
                 {"--ckpt-every", &o.ckpt_every, 1, 100000000}, {"--val-clips", &o.val_clips, 0, 1000000},
             };

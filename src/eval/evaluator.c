@@ -32,7 +32,7 @@ struct dr_evaluator {
     int max_batch;
     int T[MAX_CONV + 1];        /* frames after the input layer (0) and after each conv */
     /* motion activations [max_batch, ...] and backward buffers */
-    float *feat, *pre[MAX_CONV + 1], *act[MAX_CONV + 1], *pooled, *mout, *tout;
+    float *feat_full, *feat, *pre[MAX_CONV + 1], *act[MAX_CONV + 1], *pooled, *mout, *tout;
     float *d_a, *d_b, *d_pooled, *d_mout, *d_tout, *conv_scratch, *clip_cache;
     int *ids;                   /* [max_batch, text_len] */
 };
@@ -65,17 +65,18 @@ static dr_conv1d_shape conv_shape(const dr_evaluator *ev, int l, int B) {
 
 static int motion_declare(dr_evaluator *ev, dr_err *err) {
     const dr_motionenc_config *m = &ev->mc;
-    if (m->frames < 2 || m->dim < 1 || m->layers < 0 || m->layers > MAX_CONV || m->kernel < 1 || m->proj_dim < 1)
+    if (m->frames < 2 || m->frames > 100000 || m->stride < 1 || m->stride > m->frames || m->dim < 1 || m->layers < 0 ||
+        m->layers > MAX_CONV || m->kernel < 1 || m->proj_dim < 1)
         return dr_err_set(err, DR_EFORMAT,
-                          "motion encoder config out of range (frames %d, dim %d, layers %d (max %d), kernel %d, "
-                          "proj_dim %d)",
-                          m->frames, m->dim, m->layers, MAX_CONV, m->kernel, m->proj_dim);
+                          "motion encoder config out of range (frames %d, stride %d, dim %d, layers %d (max %d), "
+                          "kernel %d, proj_dim %d)",
+                          m->frames, m->stride, m->dim, m->layers, MAX_CONV, m->kernel, m->proj_dim);
     dr_params *p = &ev->mp;
     dr_params_init(p);
     int rc = 0;
     rc |= dr_params_add2(p, "motion.in.weight", false, m->dim, DR_EVAL_MOTION_FEAT) < 0;
     rc |= dr_params_add1(p, "motion.in.bias", true, m->dim) < 0;
-    ev->T[0] = m->frames;
+    ev->T[0] = (m->frames + m->stride - 1) / m->stride;
     for (int l = 1; l <= m->layers; l++) {
         char name[64];
         int64_t shape[3] = {m->dim, m->dim, m->kernel};
@@ -94,7 +95,7 @@ static int motion_declare(dr_evaluator *ev, dr_err *err) {
 }
 
 static void free_buffers(dr_evaluator *ev) {
-    float **bufs[] = {&ev->feat, &ev->pooled, &ev->mout, &ev->tout, &ev->d_a, &ev->d_b, &ev->d_pooled,
+    float **bufs[] = {&ev->feat_full, &ev->feat, &ev->pooled, &ev->mout, &ev->tout, &ev->d_a, &ev->d_b, &ev->d_pooled,
                       &ev->d_mout, &ev->d_tout, &ev->conv_scratch, &ev->clip_cache};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         dr_free(*bufs[i]);
@@ -122,7 +123,8 @@ static int ensure_batch(dr_evaluator *ev, int B, dr_err *err) {
         if (need > scratch) scratch = need;
     }
     int ok = 1;
-    ok &= (ev->feat = dr_alloc(sizeof(float) * B * F * DR_EVAL_MOTION_FEAT)) != NULL;
+    ok &= (ev->feat_full = dr_alloc(sizeof(float) * B * F * DR_EVAL_MOTION_FEAT)) != NULL;
+    ok &= (ev->feat = dr_alloc(sizeof(float) * B * ev->T[0] * DR_EVAL_MOTION_FEAT)) != NULL;
     for (int l = 0; l <= ev->mc.layers; l++) {
         ok &= (ev->pre[l] = dr_alloc(sizeof(float) * B * ev->T[l] * C)) != NULL;
         ok &= (ev->act[l] = dr_alloc(sizeof(float) * B * ev->T[l] * C)) != NULL;
@@ -130,8 +132,8 @@ static int ensure_batch(dr_evaluator *ev, int B, dr_err *err) {
     ok &= (ev->pooled = dr_alloc(sizeof(float) * B * C)) != NULL;
     ok &= (ev->mout = dr_alloc(sizeof(float) * B * P)) != NULL;
     ok &= (ev->tout = dr_alloc(sizeof(float) * B * P)) != NULL;
-    ok &= (ev->d_a = dr_alloc(sizeof(float) * B * F * C)) != NULL;
-    ok &= (ev->d_b = dr_alloc(sizeof(float) * B * F * C)) != NULL;
+    ok &= (ev->d_a = dr_alloc(sizeof(float) * B * ev->T[0] * C)) != NULL;
+    ok &= (ev->d_b = dr_alloc(sizeof(float) * B * ev->T[0] * C)) != NULL;
     ok &= (ev->d_pooled = dr_alloc(sizeof(float) * B * C)) != NULL;
     ok &= (ev->d_mout = dr_alloc(sizeof(float) * B * P)) != NULL;
     ok &= (ev->d_tout = dr_alloc(sizeof(float) * B * P)) != NULL;
@@ -243,13 +245,19 @@ static float *MG(const dr_evaluator *ev, const char *fmt, int l) {
 /* clips [B, frames] -> ev->mout [B, P] (not normalized) */
 static void motion_forward(dr_evaluator *ev, const dr_pose *clips, int B, int width, int height) {
     const int C = ev->mc.dim, P = ev->mc.proj_dim, F = ev->mc.frames, L = ev->mc.layers;
+    const int T0 = ev->T[0], S = ev->mc.stride;
 #pragma omp parallel for
-    for (int b = 0; b < B; b++)
-        dr_evaluator_motion_features(clips + (size_t)b * F, F, width, height,
-                                     ev->feat + (size_t)b * F * DR_EVAL_MOTION_FEAT);
-    dr_linear_forward(ev->pre[0], ev->feat, MP(ev, "motion.in.weight", 0), MP(ev, "motion.in.bias", 0), B * F,
+    for (int b = 0; b < B; b++) {
+        /* features at the full frame rate (velocities see every frame), then every S-th frame */
+        float *full = ev->feat_full + (size_t)b * F * DR_EVAL_MOTION_FEAT;
+        dr_evaluator_motion_features(clips + (size_t)b * F, F, width, height, full);
+        for (int t = 0; t < T0; t++)
+            memcpy(ev->feat + ((size_t)b * T0 + t) * DR_EVAL_MOTION_FEAT, full + (size_t)t * S * DR_EVAL_MOTION_FEAT,
+                   sizeof(float) * DR_EVAL_MOTION_FEAT);
+    }
+    dr_linear_forward(ev->pre[0], ev->feat, MP(ev, "motion.in.weight", 0), MP(ev, "motion.in.bias", 0), B * T0,
                       DR_EVAL_MOTION_FEAT, C);
-    dr_gelu_forward(ev->act[0], ev->pre[0], (long)B * F * C);
+    dr_gelu_forward(ev->act[0], ev->pre[0], (long)B * T0 * C);
     for (int l = 1; l <= L; l++) {
         dr_conv1d_shape s = conv_shape(ev, l, B);
         dr_conv1d_forward(ev->pre[l], ev->act[l - 1], MP(ev, "motion.conv%d.weight", l),
@@ -270,7 +278,7 @@ static void motion_forward(dr_evaluator *ev, const dr_pose *clips, int B, int wi
 
 /* Backward of the last motion_forward from d_mout [B, P]; accumulates into ev->mp.grad. */
 static void motion_backward(dr_evaluator *ev, const float *d_mout, int B) {
-    const int C = ev->mc.dim, P = ev->mc.proj_dim, F = ev->mc.frames, L = ev->mc.layers;
+    const int C = ev->mc.dim, P = ev->mc.proj_dim, L = ev->mc.layers;
     memset(ev->d_pooled, 0, sizeof(float) * B * C);
     dr_linear_backward(ev->d_pooled, MG(ev, "motion.proj.weight", 0), MG(ev, "motion.proj.bias", 0), d_mout,
                        ev->pooled, MP(ev, "motion.proj.weight", 0), B, C, P);
@@ -289,11 +297,11 @@ static void motion_backward(dr_evaluator *ev, const float *d_mout, int B) {
         dr_conv1d_backward(d_act, MG(ev, "motion.conv%d.weight", l), MG(ev, "motion.conv%d.bias", l), d_pre,
                            ev->act[l - 1], MP(ev, "motion.conv%d.weight", l), &s, ev->conv_scratch);
     }
-    long n0 = (long)B * F * C;
+    long n0 = (long)B * ev->T[0] * C;
     memset(d_pre, 0, sizeof(float) * n0);
     dr_gelu_backward(d_pre, d_act, ev->pre[0], n0);
     dr_linear_backward(NULL, MG(ev, "motion.in.weight", 0), MG(ev, "motion.in.bias", 0), d_pre, ev->feat,
-                       MP(ev, "motion.in.weight", 0), B * F, DR_EVAL_MOTION_FEAT, C);
+                       MP(ev, "motion.in.weight", 0), B * ev->T[0], DR_EVAL_MOTION_FEAT, C);
 }
 
 static void l2_normalize_rows(float *x, int n, int dim) {
@@ -426,6 +434,7 @@ static char *config_json(const dr_evaluator *ev) {
     free(tj);
     cJSON *m = cJSON_CreateObject();
     cJSON_AddNumberToObject(m, "frames", ev->mc.frames);
+    cJSON_AddNumberToObject(m, "stride", ev->mc.stride);
     cJSON_AddNumberToObject(m, "dim", ev->mc.dim);
     cJSON_AddNumberToObject(m, "layers", ev->mc.layers);
     cJSON_AddNumberToObject(m, "kernel", ev->mc.kernel);
@@ -495,12 +504,13 @@ static int from_metadata(dr_evaluator **out, const char *path, dr_err *err) {
         goto done;
     }
     if (!cJSON_IsObject(text) || !cJSON_IsObject(motion) || !cJSON_IsString(tokj) ||
-        !json_int(motion, "frames", &ev->mc.frames) || !json_int(motion, "dim", &ev->mc.dim) ||
+        !json_int(motion, "frames", &ev->mc.frames) || !json_int(motion, "stride", &ev->mc.stride) ||
+        !json_int(motion, "dim", &ev->mc.dim) ||
         !json_int(motion, "layers", &ev->mc.layers) || !json_int(motion, "kernel", &ev->mc.kernel) ||
         !json_int(motion, "proj_dim", &ev->mc.proj_dim) || !json_int(motion, "features", &feats) ||
         feats != DR_EVAL_MOTION_FEAT) {
         rc = dr_err_set(err, DR_EFORMAT,
-                        "%s: evaluator config needs \"text\", \"motion\" {frames, dim, layers, kernel, proj_dim, "
+                        "%s: evaluator config needs \"text\", \"motion\" {frames, stride, dim, layers, kernel, proj_dim, "
                         "features = %d} and \"tokenizer\"",
                         path, DR_EVAL_MOTION_FEAT);
         goto done;
@@ -564,9 +574,10 @@ void dr_evaluator_train_defaults(dr_evaluator_train_opts *o) {
     o->text_dim = 128;
     o->text_layers = 2;
     o->text_heads = 4;
-    o->text_len = 32;
+    o->text_len = 24;
     o->motion_dim = 128;
     o->motion_layers = 3;
+    o->frame_stride = 2;
     o->proj_dim = 128;
     o->val_every = 100;
     o->ckpt_every = 250;
@@ -645,7 +656,7 @@ int dr_evaluator_train(const dr_evaluator_train_opts *o, dr_err *err) {
         rc = dr_err_set(err, DR_EFORMAT, "%s: tokenizer has no %s token", o->tokenizer_path, DR_TOKEN_END);
         goto done;
     }
-    dr_motionenc_config mc = {train.num_frames, o->motion_dim, o->motion_layers, 4, o->proj_dim};
+    dr_motionenc_config mc = {train.num_frames, o->frame_stride, o->motion_dim, o->motion_layers, 4, o->proj_dim};
     rc = dr_evaluator_create(&ev, dr_tokenizer_vocab_size(tok), bos, eos, pad, o->text_len, o->text_dim,
                              o->text_layers, o->text_heads, &mc, o->seed, err);
     if (rc) goto done;

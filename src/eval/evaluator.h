@@ -6,8 +6,8 @@
  * evaluator that shared weights with the generator would grade its own homework). The text side
  * is the CLIP text transformer of models/text_encoder.h, called with the evaluator's own config
  * and weights. The motion side lives here: per-frame features of a 200-frame clip (normalized
- * pose 36, presence 18, velocity 36) -> linear + GELU -> strided conv1d + GELU layers (200 ->
- * 100 -> 50 -> 25 frames) -> mean over time -> linear projection. Both embeddings are
+ * pose 36, presence 18, velocity 36), every 2nd frame -> linear + GELU -> strided conv1d + GELU
+ * layers (100 -> 50 -> 25 -> 13 frames) -> mean over time -> linear projection. Both embeddings are
  * L2-normalized, the space the symmetric InfoNCE loss (dr_clip_loss_*) shapes, so distances lie
  * in [0, 2]. The evaluator reads the generator's subject prompts.
  *
@@ -29,6 +29,7 @@
 
 typedef struct dr_motionenc_config {
     int frames;     /* clip length the encoder reads (200) */
+    int stride;     /* the layers see every stride-th frame's features (velocities use every frame) */
     int dim;        /* channels of every layer */
     int layers;     /* strided conv1d layers (stride 2) */
     int kernel;     /* conv kernel width */
@@ -69,7 +70,7 @@ typedef struct dr_evaluator_train_opts {
     uint64_t seed;              /* the evaluator's own seed (default differs from every generator seed) */
     bool resume, quiet;
     int text_dim, text_layers, text_heads, text_len;
-    int motion_dim, motion_layers;
+    int motion_dim, motion_layers, frame_stride;
     int proj_dim;
     int val_every, ckpt_every;
     int val_clips;              /* val clips for the R-precision check (multiple of 32) */

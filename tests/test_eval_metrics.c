@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eval/metrics.h"
+#include "eval/protocol.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- eigen */
@@ -397,6 +398,55 @@ static void test_pose_quality_hand_cases(void **state) {
     assert_int_equal(q.clips, 1);
 }
 
+/* ---------------------------------------------------------------- protocol (one table row) */
+
+static void test_protocol_replications(void **state) {
+    (void)state;
+    enum { n = 64, S = 2, P = 8 };
+    dr_rng rng;
+    dr_rng_seed(&rng, 12);
+    float *text = tu_randn(&rng, n * P, 1.0f), *motion = malloc(sizeof(float) * n * S * P);
+    float *noise = tu_randn(&rng, n * P, 3.0f);
+    /* sample 0 of every prompt is its text exactly; sample 1 is unrelated noise */
+    for (int i = 0; i < n; i++) {
+        memcpy(motion + (i * S + 0) * P, text + i * P, sizeof(float) * P);
+        memcpy(motion + (i * S + 1) * P, noise + i * P, sizeof(float) * P);
+    }
+    dr_eval_protocol pr = dr_eval_protocol_default();
+    pr.replications = 1; /* replication 0 uses sample 0 only */
+    dr_eval_row row;
+    assert_int_equal(dr_eval_measure(text, motion, n, S, P, text, n, &pr, &row, NULL), DR_OK);
+    assert_true(row.has_rprec && row.has_fid && row.has_mm);
+    assert_int_equal(row.batch, 32);
+    assert_int_equal(row.diversity_pairs, n); /* clamped from 300 */
+    assert_int_equal(row.mm_pairs, 2);        /* clamped from 10 */
+    assert_true(row.top[0].mean == 1.0 && row.top[0].ci95 == 0.0 && row.mm_dist.mean == 0.0);
+    assert_true(row.fid.mean < 1e-9); /* the generated set is the reference set */
+    /* two replications: sample 0 (perfect) and sample 1 (noise): the mean lies between, the
+     * interval is 1.96 |a - b| / 2 / sqrt(2) */
+    pr.replications = 2;
+    assert_int_equal(dr_eval_measure(text, motion, n, S, P, text, n, &pr, &row, NULL), DR_OK);
+    pr.replications = 1;
+    dr_eval_row noise_row;
+    float *only_noise = malloc(sizeof(float) * n * P);
+    memcpy(only_noise, noise, sizeof(float) * n * P);
+    assert_int_equal(dr_eval_measure(text, only_noise, n, 1, P, text, n, &pr, &noise_row, NULL), DR_OK);
+    assert_true(!noise_row.has_mm && noise_row.top[0].mean < 0.3);
+    double a = 1.0, b = noise_row.top[0].mean;
+    assert_true(fabs(row.top[0].mean - (a + b) / 2) < 0.1); /* batches differ between replications */
+    assert_true(row.top[0].ci95 > 0.5 * 1.96 * (a - b) / 2 / sqrt(2.0));
+    assert_true(row.fid.mean > 1.0 && row.multimodality.mean > 1.0);
+    /* a row of one prompt: no R-precision, no FID, no error */
+    assert_int_equal(dr_eval_measure(text, motion, 1, S, P, text, n, &pr, &row, NULL), DR_OK);
+    assert_true(!row.has_rprec && !row.has_fid && row.has_mm && row.mm_dist.mean == 0.0);
+    dr_err err = {0};
+    assert_int_equal(dr_eval_measure(text, motion, 0, S, P, text, n, &pr, &row, &err), DR_EINVAL);
+    free(text);
+    free(motion);
+    free(noise);
+    free(only_noise);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jacobi_eigen),
@@ -410,6 +460,7 @@ int main(void) {
         cmocka_unit_test(test_multimodality_simplex),
         cmocka_unit_test(test_mean_ci),
         cmocka_unit_test(test_pose_quality_hand_cases),
+        cmocka_unit_test(test_protocol_replications),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
  * bobs up and down), waving (the right wrist circles above the head), squatting (hips and
  * shoulders sink and rise). Each clip draws its own position, speed, amplitude and phase from
  * a seeded generator; the subject texts name the subject and the action, as the synthesizer's
- * subject prompts do ("A man is walking."). */
+ * subject prompts do ("A man is walking slowly in the park."). */
 #ifndef DIRECTOR_TESTS_EVAL_FIXTURE_H
 #define DIRECTOR_TESTS_EVAL_FIXTURE_H
 
@@ -22,15 +22,17 @@
 #define FX_ACTIONS 4
 static const char *const fx_actions[FX_ACTIONS] = {"walking", "jumping", "waving", "squatting"};
 static const char *const fx_subjects[3] = {"man", "woman", "child"};
+static const char *const fx_places[6] = {"park", "street", "beach", "gym", "garden", "room"};
+static const char *const fx_manners[3] = {"slowly", "quickly", "happily"};
 
-static void fx_stand(dr_pose *p, float cx, float cy) {
+static inline void fx_stand(dr_pose *p, float cx, float cy) {
     static const float xy[DR_NUM_KEYPOINTS][2] = {
         {0, -110}, {0, -80}, {-20, -80}, {-30, -40}, {-35, 0}, {20, -80}, {30, -40}, {35, 0}, {-10, 0},
         {-10, 60}, {-10, 120}, {10, 0}, {10, 60}, {10, 120}, {-6, -115}, {6, -115}, {-12, -110}, {12, -110}};
     for (int k = 0; k < DR_NUM_KEYPOINTS; k++) p->kp[k] = (dr_keypoint){cx + xy[k][0], cy + xy[k][1], 0.9f};
 }
 
-static void fx_clip(int action, dr_rng *rng, dr_pose *frames, int F) {
+static inline void fx_clip(int action, dr_rng *rng, dr_pose *frames, int F) {
     float cx = dr_rng_range(rng, 150, 360), cy = dr_rng_range(rng, 140, 180);
     float speed = dr_rng_range(rng, 0.8f, 2.0f) * (dr_rng_uniform(rng) < 0.5f ? -1.0f : 1.0f);
     float amp = dr_rng_range(rng, 10, 25), phase = dr_rng_range(rng, 0, 6.283f), w = dr_rng_range(rng, 0.15f, 0.3f);
@@ -61,7 +63,7 @@ static void fx_clip(int action, dr_rng *rng, dr_pose *frames, int F) {
 }
 
 /* Write train/val/test splits of `frames`-frame clips (actions in turn) and meta.json. */
-static int fx_write_dataset(const char *dir, const int counts[3], int frames, uint64_t seed) {
+static inline int fx_write_dataset(const char *dir, const int counts[3], int frames, uint64_t seed) {
     static const char *const splits[3] = {"train", "val", "test"};
     dr_err err = {0};
     dr_pose *clip = malloc(sizeof(dr_pose) * (size_t)frames);
@@ -72,13 +74,15 @@ static int fx_write_dataset(const char *dir, const int counts[3], int frames, ui
         for (int i = 0; i < counts[s] && !rc; i++) {
             dr_rng rng = dr_rng_fork(seed + (uint64_t)s, (uint64_t)i);
             int action = i % FX_ACTIONS;
-            const char *who = fx_subjects[dr_rng_below(&rng, 3)];
+            const char *who = fx_subjects[dr_rng_below(&rng, 3)], *where = fx_places[dr_rng_below(&rng, 6)];
+            const char *how = fx_manners[dr_rng_below(&rng, 3)];
             fx_clip(action, &rng, clip, frames);
             char line[512];
             snprintf(line, sizeof line,
-                     "{\"id\": \"%s-%d\", \"subject\": \"A %s is %s.\", \"prompt\": \"A %s is %s. The scene is a "
-                     "park.\", \"action\": \"%s\"}",
-                     splits[s], i, who, fx_actions[action], who, fx_actions[action], fx_actions[action]);
+                     "{\"id\": \"%s-%d\", \"subject\": \"A %s is %s %s in the %s.\", \"prompt\": \"A %s is %s %s "
+                     "in the %s. The light is soft.\", \"action\": \"%s\"}",
+                     splits[s], i, who, fx_actions[action], how, where, who, fx_actions[action], how, where,
+                     fx_actions[action]);
             rc = dr_dataset_writer_add(&w, clip, line, &err);
         }
         if (rc)
@@ -98,7 +102,7 @@ static int fx_write_dataset(const char *dir, const int counts[3], int frames, ui
 }
 
 /* A small BPE tokenizer trained on the dataset's train captions, saved to path. */
-static int fx_write_tokenizer(const char *data_dir, const char *path, int vocab) {
+static inline int fx_write_tokenizer(const char *data_dir, const char *path, int vocab) {
     dr_err err = {0};
     char **texts = NULL;
     int n = 0;

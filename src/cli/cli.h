@@ -35,5 +35,6 @@ int dr_cmd_data(int argc, char **argv);  /* dispatcher: cmd_data.c */
 int dr_cmd_data_import_bvh(int argc, char **argv); /* cmd_import.c */
 int dr_cmd_train_tokenizer(int argc, char **argv);
 int dr_cmd_train_eval(int argc, char **argv);
+int dr_cmd_eval(int argc, char **argv);  /* cmd_eval.c: the evaluation table */
 
 #endif

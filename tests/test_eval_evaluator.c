@@ -9,6 +9,7 @@
 
 #include "eval/evaluator.h"
 #include "eval/metrics.h"
+#include "nn/params.h"
 #include "eval_fixture.h"
 #include "testutil.h"
 
@@ -193,11 +194,61 @@ static void test_train_and_reload(void **state) {
     free(me2);
 }
 
+/* Files that are safetensors but not sound evaluators: refused with the file named, never a crash. */
+static void test_hostile_configs(void **state) {
+    (void)state;
+    char dir[1024], path[1200];
+    tu_tmpdir(dir, sizeof dir, "evalcfg");
+    snprintf(path, sizeof path, "%s/bad.safetensors", dir);
+    dr_params p;
+    dr_params_init(&p);
+    assert_true(dr_params_add1(&p, "x", true, 4) >= 0);
+    assert_int_equal(dr_params_alloc(&p), 0);
+    const char *text = "{\"vocab_size\": 10, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
+                       "\"num_attention_heads\": 2, \"intermediate_size\": 16, \"max_position_embeddings\": 8, "
+                       "\"projection_dim\": 8, \"eos_token_id\": 2}";
+    char cfg[2048];
+    const char *motions[] = {
+        "{\"frames\": 200, \"stride\": 2, \"dim\": 8, \"layers\": 99, \"kernel\": 4, \"proj_dim\": 8, \"features\": 90}",
+        "{\"frames\": -5, \"stride\": 2, \"dim\": 8, \"layers\": 1, \"kernel\": 4, \"proj_dim\": 8, \"features\": 90}",
+        "{\"frames\": 200, \"stride\": 0, \"dim\": 8, \"layers\": 1, \"kernel\": 4, \"proj_dim\": 8, \"features\": 90}",
+        "{\"frames\": 200, \"stride\": 2, \"dim\": 8, \"layers\": 1, \"kernel\": 4, \"proj_dim\": 8, \"features\": 91}",
+        "{\"frames\": 200.5, \"stride\": 2, \"dim\": 8, \"layers\": 1, \"kernel\": 4, \"proj_dim\": 8, \"features\": 90}",
+        "[]",
+    };
+    dr_err err = {0};
+    for (size_t i = 0; i < sizeof motions / sizeof motions[0]; i++) {
+        snprintf(cfg, sizeof cfg, "{\"text\": %s, \"motion\": %s, \"tokenizer\": \"{}\"}", text, motions[i]);
+        assert_int_equal(dr_params_save(&p, path, "director-evaluator", cfg, &err), 0);
+        dr_evaluator *ev = NULL;
+        int rc = dr_evaluator_load(&ev, path, &err);
+        assert_true(rc != DR_OK);
+        assert_null(ev);
+        assert_non_null(strstr(err.msg, "bad.safetensors"));
+    }
+    /* a valid motion config, but the tokenizer copy is not a tokenizer */
+    snprintf(cfg, sizeof cfg, "{\"text\": %s, \"motion\": %s, \"tokenizer\": \"not json\"}", text,
+             "{\"frames\": 200, \"stride\": 2, \"dim\": 8, \"layers\": 1, \"kernel\": 4, \"proj_dim\": 8, \"features\": 90}");
+    assert_int_equal(dr_params_save(&p, path, "director-evaluator", cfg, &err), 0);
+    dr_evaluator *ev = NULL;
+    assert_true(dr_evaluator_load(&ev, path, &err) != DR_OK);
+    assert_null(ev);
+    /* another model kind, and an empty config */
+    assert_int_equal(dr_params_save(&p, path, "rvq", "{}", &err), 0);
+    assert_int_equal(dr_evaluator_load(&ev, path, &err), DR_EFORMAT);
+    assert_non_null(strstr(err.msg, "not an evaluator file"));
+    assert_int_equal(dr_params_save(&p, path, "director-evaluator", "{}", &err), 0);
+    assert_int_equal(dr_evaluator_load(&ev, path, &err), DR_EFORMAT);
+    assert_non_null(strstr(err.msg, "bad.safetensors"));
+    dr_params_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_motion_features),
         cmocka_unit_test(test_loss_gradients),
         cmocka_unit_test(test_train_and_reload),
+        cmocka_unit_test(test_hostile_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,5 +42,7 @@ int dr_cmd_rvq(int argc, char **argv);       /* cmd_rvq.c */
 int dr_cmd_train_textenc(int argc, char **argv); /* cmd_interp.c */
 int dr_cmd_train_interp(int argc, char **argv);  /* cmd_interp.c */
 int dr_cmd_interp(int argc, char **argv);        /* cmd_interp.c */
+int dr_cmd_train_eval(int argc, char **argv);
+int dr_cmd_eval(int argc, char **argv);  /* cmd_eval.c: the evaluation table */
 
 #endif

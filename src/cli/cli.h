@@ -34,5 +34,6 @@ int dr_cmd_pose(int argc, char **argv);  /* cmd_pose.c: render, convert */
 int dr_cmd_data(int argc, char **argv);  /* dispatcher: cmd_data.c */
 int dr_cmd_data_import_bvh(int argc, char **argv); /* cmd_import.c */
 int dr_cmd_train_tokenizer(int argc, char **argv);
+int dr_cmd_export(int argc, char **argv); /* cmd_export.c: gguf, hf */
 
 #endif

@@ -482,10 +482,16 @@ static int hf_read(const hf_weights *h, const char *dir, const char *name, int64
     const dr_st_tensor *t = hf_find(h, name, &f);
     if (!t) return dr_err_set(err, DR_ENOTFOUND, "%s: the checkpoint has no tensor %s", dir, name);
     int ndim = d1 > 0 ? 2 : 1;
-    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1))
-        return dr_err_set(err, DR_EFORMAT, "%s: tensor %s has shape [%lld%s%lld], config.json implies [%lld, %lld]",
-                          f->path, name, (long long)t->shape[0], t->ndim > 1 ? ", " : "",
-                          (long long)(t->ndim > 1 ? t->shape[1] : 0), (long long)d0, (long long)d1);
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
+        char have[96] = "[", want[64];
+        for (int i = 0; i < t->ndim; i++)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        strcat(have, "]");
+        if (ndim == 2) snprintf(want, sizeof want, "[%lld, %lld]", (long long)d0, (long long)d1);
+        else snprintf(want, sizeof want, "[%lld]", (long long)d0);
+        return dr_err_set(err, DR_EFORMAT, "%s: tensor %s has shape %s, config.json implies %s", f->path, name, have,
+                          want);
+    }
     return dr_st_read_f32(f, t, out, t->numel, err);
 }
 

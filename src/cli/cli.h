@@ -44,5 +44,6 @@ int dr_cmd_train_interp(int argc, char **argv);  /* cmd_interp.c */
 int dr_cmd_interp(int argc, char **argv);        /* cmd_interp.c */
 int dr_cmd_train_eval(int argc, char **argv);
 int dr_cmd_eval(int argc, char **argv);  /* cmd_eval.c: the evaluation table */
+int dr_cmd_export(int argc, char **argv); /* cmd_export.c: gguf, hf */
 
 #endif

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
     {"eval", dr_cmd_eval, "score the models on the test split (docs/RESULTS.md)"},
+    {"export", dr_cmd_export, "export DirectorLLM to GGUF (llama.cpp) or Hugging Face"},
     {"version", dr_cmd_version, "print the version and the compute backend"},
     {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},
     {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/fsutil.h"
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -598,6 +600,29 @@ static void test_json_roundtrip(void **state) {
         assert_int_equal(nx, ny);
         assert_memory_equal(x, y, sizeof x[0] * (size_t)nx);
     }
+    /* Token strings as tokenizer.json spells them (what a GGUF exporter needs). */
+    cJSON *root = cJSON_Parse(j1);
+    const cJSON *vocab = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "model"), "vocab"), *v;
+    int seen = 0;
+    cJSON_ArrayForEach(v, vocab) {
+        char buf[1024];
+        int id = (int)v->valuedouble;
+        assert_int_equal(dr_tokenizer_token_string(tok, id, buf, sizeof buf), (int)strlen(v->string));
+        assert_string_equal(buf, v->string);
+        assert_false(dr_tokenizer_is_added(tok, id));
+        seen++;
+    }
+    assert_int_equal(seen, dr_tokenizer_text_vocab_size(tok));
+    cJSON_Delete(root);
+    char small[8];
+    int pad = dr_tokenizer_special_id(tok, DR_TOKEN_PAD), sp = dr_tokenizer_token_id(tok, " ", 1);
+    assert_int_equal(dr_tokenizer_token_string(tok, pad, text, sizeof text), 7);
+    assert_string_equal(text, DR_TOKEN_PAD);
+    assert_true(dr_tokenizer_is_added(tok, pad));
+    assert_int_equal(dr_tokenizer_token_string(tok, pad, small, 7), -1); /* no room for the NUL */
+    assert_int_equal(dr_tokenizer_token_string(tok, sp, small, sizeof small), 2);
+    assert_string_equal(small, "\xC4\xA0"); /* U+0120, GPT-2's stand-in for the space byte */
+    assert_int_equal(dr_tokenizer_token_string(tok, -1, small, sizeof small), -1);
     /* The older merges layout ("a b" strings) reads to the same tokenizer. */
     char *old = malloc(l1 * 2);
     size_t k = 0;

@@ -297,6 +297,9 @@ static void test_missing_keypoints_and_determinism(void **state) {
     assert_int_equal(dr_image_alloc(&wrong, 100, 100), DR_OK);
     assert_int_equal(dr_preview_render_frame(pv2, &none, 0, &wrong, &err), DR_EINVAL);
     assert_int_equal(dr_preview_create(&pv, &st, &none, 8, 8, &err), DR_EINVAL);
+    dr_preview *pv3;
+    assert_int_equal(dr_preview_create(&pv3, NULL, &none, 64, 40, &err), DR_OK); /* default style */
+    dr_preview_free(pv3);
     dr_image_free(&wrong);
     dr_preview_free(pv2);
     dr_pose_seq_free(&none);

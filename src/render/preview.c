@@ -540,7 +540,8 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
         return dr_err_set(err, DR_EINVAL, "preview: invalid pose sequence");
     dr_preview *pv = calloc(1, sizeof *pv);
     if (!pv) return dr_err_set(err, DR_ENOMEM, "out of memory");
-    pv->style = *style;
+    if (style) pv->style = *style;
+    else dr_preview_style_from_prompt(&pv->style, NULL); /* the defaults */
     if (pv->style.scene < 0 || pv->style.scene >= DR_NUM_SCENES) pv->style.scene = DR_SCENE_STUDIO;
     pv->width = width, pv->height = height;
     float sx = (float)width / (float)seq->width, sy = (float)height / (float)seq->height;

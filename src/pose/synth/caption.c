@@ -412,7 +412,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         static const char *const sp_w[3] = {"slowly turning around", "turning around", "quickly turning around"};
         x = sp_w[sp];
         if (in->variant == VAR_TURN_TO_CAMERA) snprintf(buf, size, "%s to face the camera", x);
-        else if (in->variant == VAR_TURN_AWAY) snprintf(buf, size, "%s, away from the camera", x);
+        else if (in->variant == VAR_TURN_AWAY) snprintf(buf, size, "%s to face away from the camera", x);
         else snprintf(buf, size, "%s", x);
         return buf;
     }
@@ -454,6 +454,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     }
+    if (strstr(x, "at the camera") && in->facing != DR_FACE_CAMERA) x = "waving"; /* only true facing the camera */
     if (strstr(x, "%s")) snprintf(buf, size, x, pr->poss);
     else snprintf(buf, size, "%s", x);
     return buf;

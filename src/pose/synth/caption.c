@@ -328,9 +328,11 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     case DR_ACT_DANCING: {
-        static const char *const slow[] = {"dancing slowly", "slowly dancing", "dancing to slow music"};
-        static const char *const nrm[] = {"dancing", "dancing", "dancing to music"};
-        static const char *const fast[] = {"dancing energetically", "dancing quickly", "dancing to fast music"};
+        /* "dance" itself too: the paper's keyword filter looks for it */
+        static const char *const slow[] = {"dancing slowly", "slowly dancing", "dancing to slow music", "doing a slow dance"};
+        static const char *const nrm[] = {"dancing", "dancing", "dancing to music", "performing a dance routine", "doing a dance"};
+        static const char *const fast[] = {"dancing energetically", "dancing quickly", "dancing to fast music",
+                                           "doing a fast dance"};
         x = sp == 0 ? PICK(rng, slow) : sp == 2 ? PICK(rng, fast) : PICK(rng, nrm);
         break;
     }

@@ -265,7 +265,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     case DR_ACT_RUNNING: {
-        static const char *const slow[] = {"running slowly", "running at an easy pace", "slowly running"};
+        static const char *const slow[] = {"running slowly", "running at a slow pace", "slowly running"};
         static const char *const nrm[] = {"running", "running", "out for a run, running"};
         static const char *const fast[] = {"running fast", "sprinting", "running quickly", "running at full speed"};
         x = sp == 0 ? PICK(rng, slow) : sp == 2 ? PICK(rng, fast) : PICK(rng, nrm);

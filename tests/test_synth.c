@@ -360,9 +360,9 @@ static void test_determinism(void **state) {
     dr_err err = {0};
     int threads = dr_get_threads();
     dr_set_threads(1);
-    assert_int_equal(dr_synth_dataset(d1, 5, 300, NULL, &err), 0);
+    assert_int_equal(dr_synth_dataset(d1, 5, 200, NULL, &err), 0);
     dr_set_threads(2);
-    assert_int_equal(dr_synth_dataset(d2, 5, 300, NULL, &err), 0);
+    assert_int_equal(dr_synth_dataset(d2, 5, 200, NULL, &err), 0);
     dr_set_threads(threads);
     static const char *const files[] = {"train.poses", "train.jsonl", "val.poses", "val.jsonl", "test.poses", "test.jsonl", "meta.json"};
     for (int i = 0; i < 7; i++) {

@@ -265,7 +265,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     case DR_ACT_RUNNING: {
-        static const char *const slow[] = {"running slowly", "running at an easy pace", "slowly running"};
+        static const char *const slow[] = {"running slowly", "running at a slow pace", "slowly running"};
         static const char *const nrm[] = {"running", "running", "out for a run, running"};
         static const char *const fast[] = {"running fast", "sprinting", "running quickly", "running at full speed"};
         x = sp == 0 ? PICK(rng, slow) : sp == 2 ? PICK(rng, fast) : PICK(rng, nrm);
@@ -328,9 +328,11 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     case DR_ACT_DANCING: {
-        static const char *const slow[] = {"dancing slowly", "slowly dancing", "dancing to slow music"};
-        static const char *const nrm[] = {"dancing", "dancing", "dancing to music"};
-        static const char *const fast[] = {"dancing energetically", "dancing quickly", "dancing to fast music"};
+        /* "dance" itself too: the paper's keyword filter looks for it */
+        static const char *const slow[] = {"dancing slowly", "slowly dancing", "dancing to slow music", "doing a slow dance"};
+        static const char *const nrm[] = {"dancing", "dancing", "dancing to music", "performing a dance routine", "doing a dance"};
+        static const char *const fast[] = {"dancing energetically", "dancing quickly", "dancing to fast music",
+                                           "doing a fast dance"};
         x = sp == 0 ? PICK(rng, slow) : sp == 2 ? PICK(rng, fast) : PICK(rng, nrm);
         break;
     }
@@ -412,7 +414,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         static const char *const sp_w[3] = {"slowly turning around", "turning around", "quickly turning around"};
         x = sp_w[sp];
         if (in->variant == VAR_TURN_TO_CAMERA) snprintf(buf, size, "%s to face the camera", x);
-        else if (in->variant == VAR_TURN_AWAY) snprintf(buf, size, "%s, away from the camera", x);
+        else if (in->variant == VAR_TURN_AWAY) snprintf(buf, size, "%s to face away from the camera", x);
         else snprintf(buf, size, "%s", x);
         return buf;
     }
@@ -454,6 +456,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     }
+    if (strstr(x, "at the camera") && in->facing != DR_FACE_CAMERA) x = "waving"; /* only true facing the camera */
     if (strstr(x, "%s")) snprintf(buf, size, x, pr->poss);
     else snprintf(buf, size, "%s", x);
     return buf;

@@ -733,7 +733,7 @@ int dr_evaluator_train(const dr_evaluator_train_opts *o, dr_err *err) {
     dr_progress prog;
     dr_progress_begin(&prog, "train eval", step, o->steps, o->quiet);
     double t0 = dr_now(), loss_avg = 0.0, top[3] = {0, 0, 0};
-    bool have_val = false;
+    bool have_val = false, first = true;
     long warmup = o->steps / 10 < 100 ? o->steps / 10 : 100;
     while (step < o->steps) {
         dr_rng rng = dr_rng_fork(o->seed, (uint64_t)step);
@@ -759,7 +759,8 @@ int dr_evaluator_train(const dr_evaluator_train_opts *o, dr_err *err) {
         float *ls = dr_params_get(&ev->mp, "logit_scale");
         if (*ls > LOGIT_SCALE_MAX) *ls = LOGIT_SCALE_MAX;
         if (*ls < 0.0f) *ls = 0.0f;
-        loss_avg = step == 1 ? loss : 0.95 * loss_avg + 0.05 * loss;
+        loss_avg = first ? loss : 0.95 * loss_avg + 0.05 * loss; /* smoothed for the progress line */
+        first = false;
         bool out_of_time = o->max_seconds > 0 && dr_now() - t0 > o->max_seconds;
         if (n_val >= 32 && (step % o->val_every == 0 || step == o->steps || out_of_time)) {
             rc = validate(ev, &val, val_ids, n_val, top, err);
@@ -781,8 +782,8 @@ int dr_evaluator_train(const dr_evaluator_train_opts *o, dr_err *err) {
     }
     {
         char extra[160];
-        snprintf(extra, sizeof extra, "loss %.4f  val top1 %.3f top3 %.3f (%d val clips)", loss_avg, top[0], top[2],
-                 n_val);
+        snprintf(extra, sizeof extra, "loss %.4f  val top1 %.3f top3 %.3f (%d val clips)%s", loss_avg, top[0], top[2],
+                 n_val, step < o->steps ? "  stopped early: time limit (--resume continues)" : "");
         dr_progress_end(&prog, extra);
     }
     {

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/parallel.h"
 #include "models/llama.h"
+#include "models/llama_export.h"
 #include "models/llm_train.h"
 #include "models/rvq.h"
 #include "models/tokenizer.h"
@@ -28,6 +29,12 @@ static void usage(FILE *f) {
             "  --out PATH            final model (default: models/director.safetensors)\n"
             "  --checkpoint PATH     checkpoint file (default: OUT.ckpt)\n"
             "  --resume              continue from the checkpoint (same data and options)\n"
+            "  --init-hf DIR         start from a pretrained Hugging Face Llama (config.json,\n"
+            "                        safetensors, tokenizer.json), its embedding and head extended\n"
+            "                        by the special and pose rows (docs/INTEROP.md); the model\n"
+            "                        options and --tokenizer are then taken from DIR\n"
+            "  --tokenizer-out PATH  with --init-hf: where to write the extended tokenizer that goes\n"
+            "                        with the model (pass it as --tokenizer to resume or generate)\n"
             "training:\n"
             "  --steps N             optimizer steps (default: 2000)\n"
             "  --batch N             sequences per micro-batch (default: 16)\n"
@@ -77,6 +84,7 @@ static int load_split(const char *dir, const char *split, dr_rvq *rvq, const dr_
 int dr_cmd_train_llm(int argc, char **argv) {
     const char *cmd = "train llm", *data = NULL, *rvq_path = "models/rvq.safetensors";
     const char *tok_path = "models/tokenizer.json", *out = "models/director.safetensors", *ckpt = NULL;
+    const char *init_hf = NULL, *tok_out = NULL;
     bool resume = false, tied = false;
     long dim = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 704, max_len = 256;
     dr_llm_train_opts o = dr_llm_train_default_opts();
@@ -112,6 +120,8 @@ int dr_cmd_train_llm(int argc, char **argv) {
         else if (!strcmp(a, "--tokenizer")) tok_path = v;
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--init-hf")) init_hf = v;
+        else if (!strcmp(a, "--tokenizer-out")) tok_out = v;
         else if (!strcmp(a, "--seed")) {
             if (!cli_parse_u64(cmd, a, v, &seed)) return CLI_EXIT_USAGE;
         } else if (!strcmp(a, "--loss")) {
@@ -143,6 +153,9 @@ int dr_cmd_train_llm(int argc, char **argv) {
     }
     if (!data) return cli_usage_error(cmd, "--data DIR is required");
     if (dim % heads) return cli_usage_error(cmd, "--dim %ld is not a multiple of --heads %ld", dim, heads);
+    if (init_hf && resume)
+        return cli_usage_error(cmd, "--init-hf starts a new run; resume with --tokenizer set to its --tokenizer-out");
+    if (!init_hf != !tok_out) return cli_usage_error(cmd, "--init-hf and --tokenizer-out go together");
     o.seed = seed;
     char ckpt_buf[4096];
     if (!ckpt) {
@@ -162,8 +175,8 @@ int dr_cmd_train_llm(int argc, char **argv) {
     int status = CLI_EXIT_FAIL;
     long start_step = 0;
     double t0 = dr_now();
-    if (dr_tokenizer_load(&tok, tok_path, &err) || dr_rvq_load(&rvq, rvq_path, &err)) goto fail;
-    dr_llama_config cfg = dr_llama_config_director(dr_tokenizer_text_vocab_size(tok));
+    if ((!init_hf && dr_tokenizer_load(&tok, tok_path, &err)) || dr_rvq_load(&rvq, rvq_path, &err)) goto fail;
+    dr_llama_config cfg = dr_llama_config_director(tok ? dr_tokenizer_text_vocab_size(tok) : 0);
     cfg.dim = (int)dim, cfg.n_layers = (int)layers, cfg.n_heads = (int)heads, cfg.n_kv_heads = (int)kv_heads;
     cfg.head_dim = (int)(dim / heads), cfg.ffn_hidden = (int)ffn, cfg.max_seq_len = (int)max_len;
     cfg.tied_embeddings = tied;
@@ -179,6 +192,21 @@ int dr_cmd_train_llm(int argc, char **argv) {
             goto fail;
         }
         cfg = *r;
+    } else if (init_hf) {
+        dr_llama_hf_opts ho = dr_llama_hf_default_opts();
+        ho.pose_levels = cfg.pose_levels, ho.pose_codebook = cfg.pose_codebook, ho.pose_keyframes = cfg.pose_keyframes;
+        ho.max_seq_len = (int)max_len, ho.seed = seed;
+        if (dr_llama_from_hf(init_hf, &ho, &m, &tok, &err)) goto fail;
+        const dr_llama_config *r = &m.cfg;
+        if (r->pose_levels != cfg.pose_levels || r->pose_codebook != cfg.pose_codebook ||
+            r->pose_keyframes != cfg.pose_keyframes) {
+            dr_err_set(&err, DR_EFORMAT, "%s: its pose layout (%d x %d, %d key frames) does not match %s", init_hf,
+                       r->pose_levels, r->pose_codebook, r->pose_keyframes, rvq_path);
+            goto fail;
+        }
+        cfg = *r;
+        if (dr_tokenizer_save(tok, tok_out, &err)) goto fail;
+        tok_path = tok_out;
     } else {
         if (dr_llama_init(&m, &cfg, &err)) goto fail;
         dr_llama_init_weights(&m, seed);

@@ -55,6 +55,12 @@ int dr_llama_lora_init(dr_llama_lora *l, dr_llama *m, const dr_llama_lora_opts *
     if (!rc && (dr_params_alloc(&l->params) || !(l->frozen = dr_alloc(sizeof(float) * frozen))))
         rc = dr_err_set(err, DR_ENOMEM, "lora: out of memory for %zu adapter and %zu frozen values", l->params.total,
                         frozen);
+    const size_t table = (size_t)m->cfg.vocab_size * m->cfg.dim;
+    if (!rc && opts->train_embeddings &&
+        (!(l->embed_m = dr_calloc(sizeof(float) * table)) || !(l->embed_v = dr_calloc(sizeof(float) * table)) ||
+         (!m->cfg.tied_embeddings && (!(l->head_m = dr_calloc(sizeof(float) * table)) ||
+                                      !(l->head_v = dr_calloc(sizeof(float) * table))))))
+        rc = dr_err_set(err, DR_ENOMEM, "lora: out of memory for the embedding's optimizer state");
     if (rc) {
         dr_llama_lora_free(l);
         return rc;
@@ -79,6 +85,10 @@ int dr_llama_lora_init(dr_llama_lora *l, dr_llama *m, const dr_llama_lora_opts *
 void dr_llama_lora_free(dr_llama_lora *l) {
     dr_params_free(&l->params);
     dr_free(l->frozen);
+    dr_free(l->embed_m);
+    dr_free(l->embed_v);
+    dr_free(l->head_m);
+    dr_free(l->head_v);
     free(l->targets);
     memset(l, 0, sizeof *l);
 }
@@ -145,4 +155,50 @@ int dr_llama_lora_load(dr_llama_lora *l, const char *path, dr_err *err) {
     if (!rc) rc = dr_params_load(&l->params, path, false, err);
     if (!rc) dr_llama_lora_apply(l);
     return rc;
+}
+
+/* Serial on purpose: a parallel reduction's order, hence the clipped norm's last bits,
+ * could change from run to run. */
+static double sum_squares(const float *x, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+static void scale(float *x, size_t n, float k) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) x[i] *= k;
+}
+
+int dr_llama_lora_step(dr_llama_lora *l, float lr, int step, const dr_adamw_config *adam, float grad_clip,
+                       float *norm, dr_err *err) {
+    dr_llama *m = l->m;
+    if (!l->params.m && dr_params_alloc_optim(&l->params))
+        return dr_err_set(err, DR_ENOMEM, "lora step: out of memory for the optimizer state");
+    if (l->params.grad) dr_params_zero_grad(&l->params);
+    int rc = dr_llama_lora_backward(l, err);
+    if (rc) return rc;
+    const size_t table = (size_t)m->cfg.vocab_size * m->cfg.dim;
+    float *g_embed = m->params.grad + (m->embed - m->params.data);
+    float *g_head = m->cfg.tied_embeddings ? NULL : m->params.grad + (m->lm_head - m->params.data);
+    const bool emb = l->opts.train_embeddings;
+    double ss = sum_squares(l->params.grad, l->params.total);
+    if (emb) ss += sum_squares(g_embed, table) + (g_head ? sum_squares(g_head, table) : 0.0);
+    const float total = (float)sqrt(ss);
+    if (norm) *norm = total;
+    if (grad_clip > 0.0f && total > grad_clip) {
+        const float k = grad_clip / (total + 1e-6f);
+        scale(l->params.grad, l->params.total, k);
+        if (emb) {
+            scale(g_embed, table, k);
+            if (g_head) scale(g_head, table, k);
+        }
+    }
+    dr_adamw_step(&l->params, lr, step, adam);
+    if (emb) {
+        dr_adamw_update(m->embed, g_embed, l->embed_m, l->embed_v, table, lr, step, adam->weight_decay, adam);
+        if (g_head) dr_adamw_update(m->lm_head, g_head, l->head_m, l->head_v, table, lr, step, adam->weight_decay, adam);
+    }
+    dr_llama_lora_apply(l);
+    return DR_OK;
 }

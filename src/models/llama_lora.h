@@ -16,10 +16,12 @@
  * and exports (GGUF, Hugging Face) as a plain DirectorLLM; the adapters alone save as a
  * small safetensors file (kind "llm-lora").
  *
- * One step:  dr_llama_lora_apply(l); dr_params_zero_grad(&m->params);
- *            dr_llama_forward(m, tokens, targets, ...); dr_llama_backward(m, 1, err);
- *            dr_params_zero_grad(&l->params); dr_llama_lora_backward(l);
- *            dr_adamw_step(&l->params, lr, step, &adamw); */
+ * Training:  dr_llama_lora_init(&l, m, &opts, seed, err); dr_llama_lora_apply(&l);
+ *   per step: dr_params_zero_grad(&m->params);
+ *             dr_llama_forward(m, tokens, targets, ...); dr_llama_backward(m, 1, err);
+ *             dr_llama_lora_step(&l, lr, step, &adamw, clip, &norm, err);
+ * With train_embeddings the embedding and head change in the model itself: save the
+ * merged model (dr_llama_save) rather than the adapters alone. */
 #ifndef DIRECTOR_MODELS_LLAMA_LORA_H
 #define DIRECTOR_MODELS_LLAMA_LORA_H
 
@@ -28,12 +30,16 @@
 
 #include "core/error.h"
 #include "models/llama.h"
+#include "nn/optim.h"
 #include "nn/params.h"
 
 typedef struct dr_llama_lora_opts {
     int rank;    /* r >= 1 */
     float alpha; /* scale s = alpha / r */
     bool mlp;    /* also adapt gate/up/down (default: attention q/k/v/o only) */
+    bool train_embeddings; /* also train the token embedding and the output head in full (as
+                              PEFT's modules_to_save): needed when the vocabulary was extended,
+                              since the new pose rows must learn */
 } dr_llama_lora_opts;
 
 typedef struct dr_llama_lora_target {
@@ -51,6 +57,7 @@ typedef struct dr_llama_lora {
     dr_llama_lora_target *targets;
     int n_targets;
     float *frozen; /* all w0 copies */
+    float *embed_m, *embed_v, *head_m, *head_v; /* AdamW moments with train_embeddings */
 } dr_llama_lora;
 
 /* Attach adapters to m (whose weights are the pretrained base): A ~ U(-1/sqrt(in),
@@ -63,6 +70,13 @@ void dr_llama_lora_apply(dr_llama_lora *l);
  * (m->params.grad, filled by dr_llama_backward after an apply). Allocates
  * l->params.grad on first use. */
 int dr_llama_lora_backward(dr_llama_lora *l, dr_err *err);
+/* One optimizer step after dr_llama_backward: the adapter gradients
+ * (dr_llama_lora_backward, after zeroing them), clipping of their global norm (with the
+ * embedding and head gradients when those train) to grad_clip (0 = off), AdamW on the
+ * adapters (and the embedding and head), then dr_llama_lora_apply. `step` is 1-based.
+ * Returns the gradient norm before clipping in *norm (may be NULL). */
+int dr_llama_lora_step(dr_llama_lora *l, float lr, int step, const dr_adamw_config *adam, float grad_clip,
+                       float *norm, dr_err *err);
 /* Adapter values alone (kind "llm-lora", config {rank, alpha, mlp}) / back into an
  * attached l (same model shape and options). */
 int dr_llama_lora_save(const dr_llama_lora *l, const char *path, dr_err *err);

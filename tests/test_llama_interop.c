@@ -707,6 +707,29 @@ static void test_cli_train_init_hf(void **state) {
                                "'%s/tok.json' --seed 7 > '%s/gen.txt'",
                                bin, dir, dir, dir),
                      0);
+    /* the same with LoRA adapters: q/k/v/o move, the MLP and norms stay the checkpoint's,
+     * the embedding and head train in full */
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --rvq '%s/rvq.safetensors' --init-hf '%s' "
+                               "--tokenizer-out '%s/tok2.json' --out '%s/l.safetensors' --steps 3 --batch 4 "
+                               "--warmup 1 --eval-batches 1 --lora 4 --quiet",
+                               bin, dir, dir, hf, dir, dir),
+                     0);
+    dr_llama lm;
+    snprintf(path, sizeof path, "%s/l.safetensors", dir);
+    assert_int_equal(dr_llama_load(&lm, path, &err), DR_OK);
+    assert_int_equal(lm.params.total, init.params.total);
+    for (int i = 0; i < lm.params.count; i++) {
+        const dr_param *p = &lm.params.items[i];
+        bool moved = memcmp(lm.params.data + p->offset, init.params.data + p->offset, sizeof(float) * p->numel) != 0;
+        bool should = strstr(p->name, "self_attn.") || strstr(p->name, "embed_tokens") || strstr(p->name, "lm_head");
+        if (moved != should) fprintf(stderr, "%s: moved %d\n", p->name, moved);
+        assert_int_equal(moved, should);
+    }
+    dr_llama_free(&lm);
+    snprintf(path, sizeof path, "%s/l.safetensors.ckpt", dir);
+    assert_false(dr_file_exists(path));
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --lora 4 --resume 2> /dev/null", bin, dir), 2);
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --lora-mlp 2> /dev/null", bin, dir), 2);
     /* options that do not go together */
     assert_int_equal(tu_system("'%s' train llm --data '%s/data' --init-hf '%s' 2> /dev/null", bin, dir, hf), 2);
     assert_int_equal(tu_system("'%s' train llm --data '%s/data' --init-hf '%s' --tokenizer-out x --resume 2> /dev/null",

@@ -11,6 +11,7 @@
 #include "core/parallel.h"
 #include "models/llama.h"
 #include "models/llama_export.h"
+#include "models/llama_lora.h"
 #include "models/llm_train.h"
 #include "models/rvq.h"
 #include "models/tokenizer.h"
@@ -35,6 +36,10 @@ static void usage(FILE *f) {
             "                        options and --tokenizer are then taken from DIR\n"
             "  --tokenizer-out PATH  with --init-hf: where to write the extended tokenizer that goes\n"
             "                        with the model (pass it as --tokenizer to resume or generate)\n"
+            "  --lora R              train LoRA adapters of rank R on q/k/v/o (and the embedding and\n"
+            "                        head in full, for the new pose rows) instead of every weight;\n"
+            "                        OUT gets the merged model; no checkpoints, no --resume\n"
+            "  --lora-alpha X        adapter scale alpha (default: 2 R); --lora-mlp: adapt the MLP too\n"
             "training:\n"
             "  --steps N             optimizer steps (default: 2000)\n"
             "  --batch N             sequences per micro-batch (default: 16)\n"
@@ -85,6 +90,9 @@ int dr_cmd_train_llm(int argc, char **argv) {
     const char *cmd = "train llm", *data = NULL, *rvq_path = "models/rvq.safetensors";
     const char *tok_path = "models/tokenizer.json", *out = "models/director.safetensors", *ckpt = NULL;
     const char *init_hf = NULL, *tok_out = NULL;
+    long lora_rank = 0;
+    double lora_alpha = 0.0;
+    bool lora_mlp = false;
     bool resume = false, tied = false;
     long dim = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 704, max_len = 256;
     dr_llm_train_opts o = dr_llm_train_default_opts();
@@ -98,6 +106,7 @@ int dr_cmd_train_llm(int argc, char **argv) {
             return CLI_EXIT_OK;
         }
         bool *flag = !strcmp(a, "--resume") ? &resume : !strcmp(a, "--tied") ? &tied
+                     : !strcmp(a, "--lora-mlp") ? &lora_mlp
                      : !strcmp(a, "--quiet")    ? &o.quiet
                                                 : NULL;
         if (flag) {
@@ -129,6 +138,8 @@ int dr_cmd_train_llm(int argc, char **argv) {
             o.pose_loss_only = !strcmp(v, "pose");
         }
         LONG_OPT("--steps", 1, 100000000L, o.steps)
+        LONG_OPT("--lora", 1, 4096, lora_rank)
+        FLOAT_OPT("--lora-alpha", 1e-6, 1e6, lora_alpha)
         LONG_OPT("--batch", 1, 4096, o.batch)
         LONG_OPT("--accum", 1, 4096, o.accum)
         LONG_OPT("--warmup", 0, 100000000L, o.warmup)
@@ -156,19 +167,24 @@ int dr_cmd_train_llm(int argc, char **argv) {
     if (init_hf && resume)
         return cli_usage_error(cmd, "--init-hf starts a new run; resume with --tokenizer set to its --tokenizer-out");
     if (!init_hf != !tok_out) return cli_usage_error(cmd, "--init-hf and --tokenizer-out go together");
+    if (lora_rank > 0 && (resume || o.stop_step))
+        return cli_usage_error(cmd, "--lora runs write no checkpoints: no --resume or --stop-after");
+    if ((lora_alpha > 0.0 || lora_mlp) && lora_rank == 0) return cli_usage_error(cmd, "--lora-alpha/--lora-mlp need --lora R");
     o.seed = seed;
     char ckpt_buf[4096];
     if (!ckpt) {
         snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
         ckpt = ckpt_buf;
     }
-    o.checkpoint = ckpt;
+    o.checkpoint = lora_rank > 0 ? NULL : ckpt;
 
     dr_err err = {0};
     dr_tokenizer *tok = NULL;
     dr_rvq *rvq = NULL;
     dr_llama m;
     memset(&m, 0, sizeof m);
+    dr_llama_lora lora;
+    memset(&lora, 0, sizeof lora);
     dr_llm_data train, val;
     dr_llm_data_init(&train);
     dr_llm_data_init(&val);
@@ -211,6 +227,12 @@ int dr_cmd_train_llm(int argc, char **argv) {
         if (dr_llama_init(&m, &cfg, &err)) goto fail;
         dr_llama_init_weights(&m, seed);
     }
+    if (lora_rank > 0) {
+        dr_llama_lora_opts lo = {.rank = (int)lora_rank, .alpha = lora_alpha > 0.0 ? (float)lora_alpha : 2.0f * lora_rank,
+                                 .mlp = lora_mlp, .train_embeddings = true};
+        if (dr_llama_lora_init(&lora, &m, &lo, seed, &err)) goto fail;
+        o.lora = &lora;
+    }
     if (dr_llm_check_tokenizer(&cfg, tok, tok_path, &err) ||
         load_split(data, "train", rvq, tok, &cfg, &train, &err) || load_split(data, "val", rvq, tok, &cfg, &val, &err))
         goto fail;
@@ -238,6 +260,7 @@ fail:
 done:
     dr_llm_data_free(&train);
     dr_llm_data_free(&val);
+    dr_llama_lora_free(&lora);
     dr_llama_free(&m);
     dr_rvq_free(rvq);
     dr_tokenizer_free(tok);

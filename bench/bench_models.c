@@ -108,8 +108,8 @@ static int bench_ceiling(void) {
             timer_stop(&t);
             if (t.wall[t.n - 1] < best) best = t.wall[t.n - 1];
         }
-        printf("%s.gflops %.1f\n%s.best_gflops %.1f\n", shapes[s].key, flops / median(t.wall, t.n) / 1e9,
-               shapes[s].key, flops / best / 1e9);
+        printf("%s.flops %.6e\n%s.best_wall_s %.6f\n", shapes[s].key, flops, shapes[s].key, best);
+        timer_print(&t, shapes[s].key);
         dr_free(a), dr_free(b), dr_free(c);
     }
     return 0;

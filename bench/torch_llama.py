@@ -2,10 +2,10 @@
 (RMSNorm, attention with RoPE and grouped-query heads, SwiGLU MLP, untied head) at the
 configuration bench_models prints; one training step (forward, cross-entropy, backward,
 global-norm clipping, AdamW) on a random batch, and greedy decoding with a KV cache at
-batch 1. Usage: torch_llama.py CONFIG_JSON [--steps N]."""
+batch 1. Usage: torch_llama.py CONFIG_JSON [--steps N] [--no-decode]."""
 import math
+import sys
 import time
-import statistics
 
 import torch
 import torch.nn as nn
@@ -121,6 +121,8 @@ def main():
     wall, cpu = tc.time_steps(step, steps)
     print(f"llm.loss {loss_box[0]:.4f}")
     tc.report("llm.train", wall, cpu)
+    if "--no-decode" in sys.argv:
+        return
 
     # greedy decoding, batch 1, KV cache, from token 1 (as bench_models)
     n = c["decode"]

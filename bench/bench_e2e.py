@@ -1,0 +1,90 @@
+"""director's end-to-end generation time for `make bench`: runs `director generate` on the
+shipped models (models/ when every model file is there, else a folder of tiny random-weight
+models made by `bench_models tiny`, and says which) for one prompt, for `--samples 4`, and
+for one prompt without rendering, under GNU time; prints `e2e.* value` lines: the stage
+times the pipeline records in plan.json ("seconds", summed over the samples), the plan /
+files / total times from the CLI's stderr lines, wall-clock and peak RSS.
+Usage: bench_e2e.py BUILD_DIR SOURCE_DIR WORK_DIR."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+PROMPT = ("The video shows a woman running through a grassy field. She wears a yellow tank top "
+          "and black shorts, and the sun is low behind her.")
+MODEL_FILES = ("tokenizer.json", "director.safetensors", "rvq.safetensors", "text_encoder.safetensors",
+               "interp.safetensors")
+
+
+def seconds_in(obj, acc):
+    """Adds every number of every "seconds" object found in a plan.json to acc."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "seconds" and isinstance(v, dict):
+                for s, x in v.items():
+                    if isinstance(x, (int, float)):
+                        acc[s] = acc.get(s, 0.0) + x
+            else:
+                seconds_in(v, acc)
+    elif isinstance(obj, list):
+        for v in obj:
+            seconds_in(v, acc)
+
+
+def main():
+    build, src, work = sys.argv[1:4]
+    director = os.path.join(build, "director")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    models = os.path.join(src, "models")
+    if all(os.path.exists(os.path.join(models, f)) for f in MODEL_FILES):
+        print("e2e.models the shipped models (models/)")
+    else:
+        models = os.path.join(work, "tiny-models")
+        subprocess.run([os.path.join(build, "bench_models"), "tiny", models], check=True,
+                       stdout=subprocess.DEVNULL)
+        print("e2e.models TINY random-weight models (the shipped models are not all in models/ yet: "
+              "these times are NOT the shipped models')")
+    print(f"e2e.load {open('/proc/loadavg').read().split()[0]}")
+    runs = [("run1", "one prompt", []), ("run2", "--samples 4", ["--samples", "4"]),
+            ("run3", "one prompt, --renderer none", ["--renderer", "none"])]
+    for key, label, extra in runs:
+        out = os.path.join(work, key)
+        timing = os.path.join(work, key + ".time")
+        cmd = ["/usr/bin/time", "-o", timing, "-f", "%M %e", director, "generate", PROMPT, "--out", out,
+               "--models", models, "--seed", "1"] + extra
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - t0
+        if p.returncode != 0:
+            sys.stderr.write(p.stderr)
+            sys.exit(f"bench_e2e: {' '.join(cmd[5:])} failed")
+        rss = open(timing).read().split()[0]
+        print(f"e2e.{key}.label {label}")
+        print(f"e2e.{key}.total_s {wall:.3f}")
+        print(f"e2e.{key}.peak_rss_kb {rss}")
+        acc = {}
+        for root, _, files in os.walk(out):
+            if "plan.json" in files:
+                with open(os.path.join(root, "plan.json")) as f:
+                    seconds_in(json.load(f), acc)
+        for s, v in acc.items():
+            print(f"e2e.{key}.stage.{s} {v:.4f}")
+        err = p.stderr
+        m = re.search(r"models loaded from .* in ([0-9.]+) s", err)
+        if m:
+            print(f"e2e.{key}.stage.load_models {m.group(1)}")
+        plans = [float(x) for x in re.findall(r"plan ([0-9.]+) s", err)]
+        files = [float(x) for x in re.findall(r"files ([0-9.]+) s", err)]
+        if plans:
+            print(f"e2e.{key}.plan_s {sum(plans):.3f}")
+        if files:
+            print(f"e2e.{key}.stage.render_encode_write {sum(files):.4f}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

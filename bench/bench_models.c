@@ -3,7 +3,7 @@
  * (bench/torch_*.py), printed as `key value` lines that scripts/bench collects.
  *
  *   bench_models ceiling                    dr_sgemm GFLOP/s at 2048^3 and at the LM head
- *   bench_models llm    [--steps N] [--decode N]
+ *   bench_models llm    [--steps N] [--decode N]    (also one block's forward + backward)
  *   bench_models rvq    [--steps N]
  *   bench_models interp [--steps N]
  *
@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <dnnl.h>
 
 #include "core/gemm.h"
 #include "core/parallel.h"
@@ -174,6 +176,16 @@ static int bench_llm(int steps, int decode) {
     }
     printf("llm.loss %.4f\n", loss);
     timer_print(&t, "llm.train");
+
+    /* one transformer block forward + backward on the activations of the last step */
+    timer blk = {0};
+    for (int s = 0; s <= steps; s++) {
+        timer_start(&blk);
+        dr_llama_block_forward(&m, 2);
+        dr_llama_block_backward(&m, 2);
+        if (s > 0) timer_stop(&blk);
+    }
+    timer_print(&blk, "llm.block");
 
     /* greedy decoding with the KV cache, batch 1, from <bos>-like token 1 */
     dr_llama_session sess;
@@ -371,9 +383,20 @@ static void print_setup(void) {
         fclose(f);
     }
     dr_gemm_backend_name(gemm, sizeof gemm);
+    /* which of oneDNN's kernel families dnnl_sgemm dispatches to on this CPU */
+    const char *isa = "older than AVX2";
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_avx2: isa = "avx2"; break;
+    case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
+    case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
+    case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
+    default: break;
+    }
     const char *wait = getenv("OMP_WAIT_POLICY");
-    printf("cpu %s\nthreads %d\nkernels %s (dr_sgemm); omp wait policy %s\n", cpu, dr_get_threads(), gemm,
-           wait ? wait : "default");
+    printf("cpu %s\nthreads %d\nkernels %s, %s kernels, behind dr_sgemm; omp wait policy %s\n", cpu,
+           dr_get_threads(), gemm, isa, wait ? wait : "default");
 }
 
 int main(int argc, char **argv) {

@@ -77,6 +77,7 @@ def main():
 
     rows = [
         ("llm", "llm.train", "DirectorLLM training step", "llm.tokens", "tokens"),
+        ("llm", "llm.block", "one transformer block forward + backward", None, None),
         ("llm", "llm.decode", "DirectorLLM greedy decode, batch 1", None, None),
         ("rvq", "rvq.train", "RVQ-VAE training step", None, None),
         ("interp", "interp.train", "pose diffusion training step", None, None),
@@ -97,6 +98,9 @@ def main():
             tok = cfg.get("batch", 0) * cfg.get("seq", 0)
             label += f", {cfg.get('batch')}x{cfg.get('seq')} tokens"
             rate = lambda s: "-" if s is None else f"{fmt_s(s)} ({tok / s:,.0f} tok/s)"
+        elif key == "llm.block":
+            label += f" (LLM, {cfg.get('batch')}x{cfg.get('seq')})"
+            rate = fmt_s
         elif key == "rvq.train":
             label += f", {cfg.get('batch')} clips x {cfg.get('keyframes')} key frames"
             rate = fmt_s

@@ -121,6 +121,14 @@ def main():
     wall, cpu = tc.time_steps(step, steps)
     print(f"llm.loss {loss_box[0]:.4f}")
     tc.report("llm.train", wall, cpu)
+
+    # one transformer block forward + backward at the same shape
+    x = torch.randn(B, T, c["dim"], requires_grad=True)
+    gy = torch.randn(B, T, c["dim"])
+    mask = torch.full((T, T), float("-inf")).triu(1)
+    blk = m.blocks[2]
+    wall, cpu = tc.time_steps(lambda: blk(x, m.cos[:T], m.sin[:T], mask).backward(gy), steps)
+    tc.report("llm.block", wall, cpu)
     if "--no-decode" in sys.argv:
         return
 

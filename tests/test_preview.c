@@ -1,40 +1,20 @@
 /* Tests of src/render/preview and raster: prompt parsing into colours, garments and scenes;
  * rendered figures carry the prompt's colours where the body parts are; scenes differ;
  * determinism; missing keypoints; the raster shapes against analytic coverage; speed. The
- * test writes a few PNGs (libpng) into its scratch folder for looking at. */
+ * test writes a few PNGs into its scratch folder for looking at. */
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/parallel.h"
+#include "io/png.h"
 #include "pose/skeleton.h"
 #include "render/preview.h"
 #include "render/raster.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */
-
-static void write_png(const char *path, const dr_image *img) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < img->height; y++) png_write_row(png, img->rgb + (size_t)y * (size_t)img->width * 3);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    fclose(f);
-}
 
 enum { VIEW_FRONT, VIEW_SIDE_RIGHT, VIEW_BACK };
 
@@ -119,7 +99,7 @@ static void render_one(const char *prompt, const dr_pose_seq *seq, int frame, dr
         char dir[1024], path[1200];
         tu_tmpdir(dir, sizeof dir, "preview");
         snprintf(path, sizeof path, "%s/%s", dir, png_name);
-        write_png(path, img);
+        assert_int_equal(dr_png_write(path, img, NULL), DR_OK);
         print_message("wrote %s\n", path);
     }
     dr_preview_free(pv);
@@ -157,6 +137,24 @@ static void test_style_from_prompt(void **state) {
     assert_int_equal(st.look.legwear, DR_LEGWEAR_SKIRT);
     assert_true(st.look.top.r > 150 && st.look.bottom.r > 150 && st.look.top.g < 80);
 
+    dr_preview_style_from_prompt(&st, "A man with a shaved head wears a red cap, sunglasses and a navy windbreaker. "
+                                      "He jogs on a trail.");
+    assert_int_equal(st.look.hair_style, DR_HAIR_BALD);
+    assert_int_equal(st.look.headwear, DR_HEADWEAR_CAP);
+    assert_true(st.look.headwear_color.r > 150 && st.look.headwear_color.g < 80);
+    assert_true(st.look.sunglasses);
+    assert_false(st.look.beard || st.look.mustache);
+    assert_int_equal(st.look.sleeves, DR_SLEEVES_LONG);
+    assert_int_equal(st.scene, DR_SCENE_FOREST);
+    dr_preview_style_from_prompt(&st, "The man has auburn hair and a mustache. An old man with a grey beard.");
+    assert_true(st.look.beard && st.look.mustache);
+    dr_preview_style_from_prompt(&st, "A woman has shoulder-length black hair. She is in her backyard.");
+    assert_int_equal(st.look.hair_style, DR_HAIR_LONG);
+    assert_int_equal(st.scene, DR_SCENE_PARK);
+    assert_int_equal(st.look.headwear, DR_HEADWEAR_NONE);
+    dr_preview_style_from_prompt(&st, "A barefoot man with dark skin does yoga.");
+    assert_memory_equal(&st.look.shoes, &st.look.skin, sizeof st.look.skin);
+    assert_true(st.look.skin.r < 120);
     const char *scenes[][2] = {{"He lifts weights in the gym.", "gym"},     {"She walks in the snow.", "snow"},
                                {"A boy plays in the park.", "park"},        {"He dances in his room.", "room"},
                                {"A woman hikes in the forest.", "forest"},  {"A person waves.", "studio"}};
@@ -293,6 +291,8 @@ static void test_missing_keypoints_and_determinism(void **state) {
     assert_int_equal(dr_preview_render_frame(pv2, &none, 0, &b, NULL), DR_OK);
     dr_err err = {0};
     assert_int_equal(dr_preview_render_frame(pv2, &none, 1, &b, &err), DR_ERANGE);
+    assert_int_equal(dr_preview_render_frame(pv2, &seq, 0, &b, &err), DR_EINVAL); /* made for another clip */
+    assert_non_null(strstr(err.msg, "made for 1 frames"));
     dr_image wrong;
     assert_int_equal(dr_image_alloc(&wrong, 100, 100), DR_OK);
     assert_int_equal(dr_preview_render_frame(pv2, &none, 0, &wrong, &err), DR_EINVAL);

@@ -415,6 +415,27 @@ static void test_special_tokens(void **state) {
     free(out);
     dr_err err = {0};
     assert_int_equal(dr_tokenizer_add_token(tok, DR_TOKEN_PAD, true, NULL, &err), DR_EINVAL);
+    /* Non-special added tokens match always, leftmost-longest, whatever their lengths. */
+    int id_ab, id_abc, id_long = -1;
+    assert_int_equal(dr_tokenizer_add_token(tok, "[ab]", false, &id_ab, NULL), DR_OK);
+    assert_int_equal(dr_tokenizer_add_token(tok, "[ab][ab]", false, &id_abc, NULL), DR_OK);
+    char name[160];
+    for (int len = 2; len <= 101; len++) { /* "#" alone is a byte token already */
+        memset(name, '#', (size_t)len);
+        name[len] = 0;
+        int id;
+        assert_int_equal(dr_tokenizer_add_token(tok, name, false, &id, NULL), DR_OK);
+        if (len == 77) id_long = id;
+    }
+    const char *t2 = "x[ab][ab][ab]y";
+    assert_int_equal(dr_tokenizer_encode(tok, t2, strlen(t2), 0, ids, 64, &n, NULL), DR_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(ids[1], id_abc);
+    assert_int_equal(ids[2], id_ab);
+    memset(name, '#', 77);
+    strcpy(name + 77, " ok");
+    assert_int_equal(dr_tokenizer_encode(tok, name, strlen(name), 0, ids, 64, &n, NULL), DR_OK);
+    assert_int_equal(ids[0], id_long);
     dr_tokenizer_free(tok);
 }
 
@@ -443,6 +464,104 @@ static void test_training_deterministic(void **state) {
     assert_true(found);
     free(ja), free(jb);
     dr_tokenizer_free(a), dr_tokenizer_free(b);
+}
+
+/* Naive BPE training reference: recount every pair of every word after each merge. */
+typedef struct ref_tok {
+    char b[64];
+    int n;
+} ref_tok;
+
+static void test_training_matches_naive_reference(void **state) {
+    (void)state;
+    enum { N_TEXTS = 300, VOCAB = 420, MAXW = 2048, MAXT = 1024 };
+    char **texts = make_corpus(N_TEXTS, 21);
+    dr_tokenizer *tok = NULL;
+    dr_tokenizer_train_opts opts = {.vocab_size = VOCAB, .min_frequency = 2};
+    assert_int_equal(dr_tokenizer_train(&tok, (const char *const *)texts, N_TEXTS, &opts, NULL), DR_OK);
+    /* Distinct pieces with counts. */
+    static char piece[MAXW][64];
+    static int plen[MAXW], sym[MAXW][64], nsym[MAXW];
+    static long count[MAXW];
+    int np = 0;
+    for (int t = 0; t < N_TEXTS; t++) {
+        size_t ends[256], start = 0;
+        int n = dr_pretokenize(texts[t], strlen(texts[t]), ends, 256);
+        for (int k = 0; k < n; k++) {
+            int len = (int)(ends[k] - start), found = -1;
+            for (int i = 0; i < np && found < 0; i++)
+                if (plen[i] == len && !memcmp(piece[i], texts[t] + start, (size_t)len)) found = i;
+            if (found < 0) {
+                assert_true(np < MAXW && len < 64);
+                memcpy(piece[np], texts[t] + start, (size_t)len);
+                plen[np] = len;
+                count[np] = 0;
+                found = np++;
+            }
+            count[found]++;
+            start = ends[k];
+        }
+    }
+    /* Byte tokens: ids 0..255 in GPT-2 byte-level order ('!' first). */
+    static ref_tok toks[MAXT];
+    int ntok = 256;
+    for (int b = 0; b < 256; b++) {
+        uint8_t c = (uint8_t)b;
+        int id = dr_tokenizer_token_id(tok, (const char *)&c, 1);
+        assert_true(id >= 0 && id < 256);
+        toks[id].b[0] = (char)c;
+        toks[id].n = 1;
+    }
+    assert_int_equal(dr_tokenizer_token_id(tok, "!", 1), 0);
+    for (int i = 0; i < np; i++) {
+        nsym[i] = plen[i];
+        for (int k = 0; k < plen[i]; k++) sym[i][k] = dr_tokenizer_token_id(tok, piece[i] + k, 1);
+    }
+    int rank = 0;
+    while (ntok < VOCAB) {
+        /* Count all pairs; pick the most frequent, ties to the lower left then right id. */
+        long best = 0;
+        int ba = -1, bb = -1;
+        for (int a = 0; a < ntok; a++)
+            for (int i = 0; i < np; i++)
+                for (int k = 0; k + 1 < nsym[i]; k++) {
+                    if (sym[i][k] != a) continue;
+                    int b = sym[i][k + 1];
+                    long c = 0;
+                    for (int j = 0; j < np; j++)
+                        for (int m = 0; m + 1 < nsym[j]; m++)
+                            if (sym[j][m] == a && sym[j][m + 1] == b) c += count[j]; /* every adjacent occurrence */
+                    if (c > best || (c == best && (a < ba || (a == ba && b < bb)))) best = c, ba = a, bb = b;
+                }
+        if (best < 2) break;
+        ref_tok merged;
+        merged.n = toks[ba].n + toks[bb].n;
+        assert_true(merged.n <= 64);
+        memcpy(merged.b, toks[ba].b, (size_t)toks[ba].n);
+        memcpy(merged.b + toks[ba].n, toks[bb].b, (size_t)toks[bb].n);
+        int m = -1;
+        for (int i = 0; i < ntok && m < 0; i++)
+            if (toks[i].n == merged.n && !memcmp(toks[i].b, merged.b, (size_t)merged.n)) m = i;
+        if (m < 0) toks[m = ntok++] = merged;
+        int l, r;
+        int got = dr_tokenizer_merge(tok, rank, &l, &r);
+        if (got != m || l != ba || r != bb)
+            fail_msg("merge %d: director (%d %d -> %d), reference (%d %d -> %d, count %ld)", rank, l, r, got, ba, bb, m,
+                     best);
+        rank++;
+        for (int i = 0; i < np; i++) { /* apply left to right, non-overlapping */
+            int k2 = 0;
+            for (int k = 0; k < nsym[i]; k++) {
+                if (k + 1 < nsym[i] && sym[i][k] == ba && sym[i][k + 1] == bb) sym[i][k2++] = m, k++;
+                else sym[i][k2++] = sym[i][k];
+            }
+            nsym[i] = k2;
+        }
+    }
+    assert_int_equal(rank, dr_tokenizer_num_merges(tok));
+    assert_int_equal(ntok, dr_tokenizer_text_vocab_size(tok));
+    dr_tokenizer_free(tok);
+    dr_corpus_free(texts, N_TEXTS);
 }
 
 static void test_json_roundtrip(void **state) {
@@ -665,6 +784,7 @@ int main(void) {
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_special_tokens),
         cmocka_unit_test(test_training_deterministic),
+        cmocka_unit_test(test_training_matches_naive_reference),
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_hostile_json),
         cmocka_unit_test(test_cli_train),

@@ -268,3 +268,26 @@ int dr_llm_load_checkpoint(dr_llama *m, const char *path, long *step, dr_err *er
     if (rc) dr_llama_free(m);
     return rc;
 }
+
+/* ---- tokenizer glue ---------------------------------------------------------------------- */
+
+int dr_llm_check_tokenizer(const dr_llama_config *cfg, const dr_tokenizer *tok, const char *tok_path, dr_err *err) {
+    static const char *const names[DR_LLAMA_NUM_SPECIALS] = {DR_TOKEN_BEGIN, DR_TOKEN_END, DR_TOKEN_POSE_BEGIN,
+                                                             DR_TOKEN_POSE_END, DR_TOKEN_PAD};
+    if (dr_tokenizer_text_vocab_size(tok) != cfg->n_text)
+        return dr_err_set(err, DR_EFORMAT, "%s: %d text tokens, but the model was built for %d", tok_path,
+                          dr_tokenizer_text_vocab_size(tok), cfg->n_text);
+    for (int i = 0; i < DR_LLAMA_NUM_SPECIALS; i++) {
+        int id = dr_tokenizer_special_id(tok, names[i]);
+        if (id != dr_llama_special(cfg, i))
+            return dr_err_set(err, DR_EFORMAT, "%s: %s has id %d, the model expects %d", tok_path, names[i], id,
+                              dr_llama_special(cfg, i));
+    }
+    return DR_OK;
+}
+
+int dr_llm_encode_prompt(const dr_tokenizer *tok, const char *text, int *ids, int max_ids, int *n_ids, dr_err *err) {
+    /* the tokenizer writes int32_t ids; int is 32 bits on every platform director builds on */
+    _Static_assert(sizeof(int) == sizeof(int32_t), "int must be 32 bits");
+    return dr_tokenizer_encode(tok, text, strlen(text), 0, (int32_t *)ids, max_ids, n_ids, err);
+}

@@ -194,8 +194,8 @@ struct dr_tokenizer {
     int32_t byte_id[256];
     bool ignore_merges;
     uint8_t added_first[256];  /* 1 when some added token starts with this byte */
-    int added_lens[64];        /* distinct added-token lengths, longest first */
-    int n_added_lens;
+    int *added_lens;           /* distinct added-token lengths, longest first */
+    int n_added_lens, cap_added_lens;
     strtab words;              /* training words, sorted */
 };
 
@@ -248,7 +248,12 @@ static int tok_register_added(dr_tokenizer *tok, int id) {
     tok->added_first[(uint8_t)s[0]] = 1;
     for (int i = 0; i < tok->n_added_lens; i++)
         if (tok->added_lens[i] == (int)n) return DR_OK;
-    if (tok->n_added_lens == (int)(sizeof tok->added_lens / sizeof tok->added_lens[0])) return DR_ERANGE;
+    if (tok->n_added_lens == tok->cap_added_lens) {
+        int cap = tok->cap_added_lens ? tok->cap_added_lens * 2 : 16;
+        int *lens = realloc(tok->added_lens, sizeof *lens * (size_t)cap);
+        if (!lens) return DR_ENOMEM;
+        tok->added_lens = lens, tok->cap_added_lens = cap;
+    }
     int i = tok->n_added_lens++;
     while (i > 0 && tok->added_lens[i - 1] < (int)n) tok->added_lens[i] = tok->added_lens[i - 1], i--;
     tok->added_lens[i] = (int)n;
@@ -280,7 +285,7 @@ void dr_tokenizer_free(dr_tokenizer *tok) {
     strmap_free(&tok->text_map);
     strmap_free(&tok->added_map);
     free(tok->merges.slots);
-    free(tok->merge_left), free(tok->merge_right), free(tok->kind);
+    free(tok->merge_left), free(tok->merge_right), free(tok->kind), free(tok->added_lens);
     free(tok);
 }
 
@@ -328,7 +333,7 @@ int dr_tokenizer_add_token(dr_tokenizer *tok, const char *content, bool special,
     int r = tok_append(tok, content, n, (uint8_t)(KIND_ADDED | (special ? KIND_SPECIAL : 0)));
     if (r < 0) return dr_err_set(err, r, "cannot add token '%s': %s", content, dr_err_name(r));
     int rc = tok_register_added(tok, r);
-    if (rc) return dr_err_set(err, rc, "cannot add token '%s': too many distinct added-token lengths", content);
+    if (rc) return dr_err_set(err, rc, "cannot add token '%s': out of memory", content);
     if (id) *id = r;
     return DR_OK;
 }

@@ -93,7 +93,7 @@ static void place_camera(dr_rng *rng, const body *b, const v3 *pel, int directio
     cam->f = 420.0f * dr_rng_range(rng, 0.9f, 1.15f);
     cam->cx = W * 0.5f;
     float camh = b->child ? dr_rng_range(rng, 0.7f, 1.3f) : dr_rng_range(rng, 0.9f, 1.7f);
-    float hp = dr_rng_range(rng, 90.0f, 250.0f) * (b->child ? 0.85f : 1.0f); /* standing height, pixels */
+    float hp = dr_rng_range(rng, 110.0f, 280.0f) * (b->child ? 0.85f : 1.0f); /* standing height, pixels */
     float Z = cam->f * H / hp;
     float u_target = dr_rng_range(rng, 0.35f, 0.65f) * W;
     float v_target = dr_rng_range(rng, 0.42f, 0.58f) * DR_CANVAS_HEIGHT;
@@ -119,26 +119,50 @@ static void place_camera(dr_rng *rng, const body *b, const v3 *pel, int directio
         else Z = near_z, ref = direction == DR_DIR_TOWARD ? p1 : p0;
     }
     *follows = follow;
+    /* Heights follow the ground (stairs, slopes): the camera stands camh above the ground
+     * under the reference point and frames the body centre (about 0.55 H) at v_target. */
     float camz = ref.z - Z;
     float camx = ref.x - (u_target - W * 0.5f) * Z / cam->f;
-    cam->cy = v_target + cam->f * (H * 0.55f - camh) / Z;
+    float camy = camh + (ref.y - p0.y);
+    cam->cy = v_target + cam->f * (ref.y + 0.03f * H - camy) / Z;
     if (!follow) {
-        for (int i = 0; i < DR_CLIP_FRAMES; i++) cam->pos[i] = v3m(camx, camh, camz);
+        for (int i = 0; i < DR_CLIP_FRAMES; i++) cam->pos[i] = v3m(camx, camy, camz);
         return;
     }
     /* Following: a first-order lag behind the pelvis, started in its steady state, plus a
      * little hand-held wobble. */
-    v3 off = v3m(camx - p0.x, 0, camz - p0.z);
+    v3 off = v3m(camx - p0.x, camy - p0.y, camz - p0.z);
     v3 vel = v3scale(v3sub(p1, p0), 1.0f / ((DR_CLIP_FRAMES - 1) * SYN_DT));
-    wlag = fmaxf(wlag, hypotf(vel.x, vel.z) / 0.3f); /* an operator keeps up: lag at most ~30 cm */
-    v3 c = v3sub(v3add(v3m(p0.x, 0, p0.z), off), v3scale(v3m(vel.x, 0, vel.z), 1.0f / wlag));
+    wlag = fmaxf(wlag, v3len(vel) / 0.3f); /* an operator keeps up: lag at most ~30 cm */
+    const float wy = 1.5f; /* the height drifts slowly: the camera does not bob with the steps */
+    v3 c = v3sub(v3add(p0, off), v3m(vel.x / wlag, vel.y / wy, vel.z / wlag));
     for (int i = 0; i < DR_CLIP_FRAMES; i++) {
-        v3 target = v3add(v3m(pel[i].x, 0, pel[i].z), off);
-        c = v3add(c, v3scale(v3sub(target, c), 1.0f - expf(-wlag * SYN_DT)));
+        v3 target = v3add(pel[i], off);
+        float kx = 1.0f - expf(-wlag * SYN_DT), ky = 1.0f - expf(-wy * SYN_DT);
+        c = v3add(c, v3m((target.x - c.x) * kx, (target.y - c.y) * ky, (target.z - c.z) * kx));
         float t = (float)i * SYN_DT;
-        cam->pos[i] = v3add(v3m(c.x, camh, c.z), v3m(wob_a * sinf(6.28f * wob_f * t + wob_p),
-                                                     wob_a * sinf(6.28f * wob_f * 1.3f * t), 0));
+        cam->pos[i] = v3add(c, v3m(wob_a * sinf(6.28f * wob_f * t + wob_p), wob_a * sinf(6.28f * wob_f * 1.3f * t), 0));
     }
+}
+
+/* A static camera on a subject that stays in place frames the whole motion, as a camera
+ * operator would: zoom out (shorter focal length) until every joint of every frame fits
+ * with a margin, then shift the principal point so nothing is cut. */
+static void fit_static_camera(camera *cam, v3 (*joints)[DR_NUM_KEYPOINTS]) {
+    const float W = DR_CANVAS_WIDTH, H = DR_CANVAS_HEIGHT, m = 6.0f;
+    float amin = 1e9f, amax = -1e9f, bmin = 1e9f, bmax = -1e9f;
+    for (int i = 0; i < DR_CLIP_FRAMES; i++)
+        for (int k = 0; k < DR_NUM_KEYPOINTS; k++) {
+            v3 c = cam->pos[i], p = joints[i][k];
+            float dz = p.z - c.z;
+            if (dz < 0.25f) return; /* behind the camera: leave it to the detector */
+            float a = (p.x - c.x) / dz, b = (p.y - c.y) / dz;
+            amin = fminf(amin, a), amax = fmaxf(amax, a), bmin = fminf(bmin, b), bmax = fmaxf(bmax, b);
+        }
+    float zoom = fminf(1.0f, fminf((H - 2 * m) / (cam->f * (bmax - bmin) + 1e-6f), (W - 2 * m) / (cam->f * (amax - amin) + 1e-6f)));
+    cam->f *= zoom;
+    cam->cy = clampf(cam->cy, m + cam->f * bmax, H - m + cam->f * bmin);
+    cam->cx = clampf(cam->cx, m - cam->f * amin, W - m - cam->f * amax);
 }
 
 /* ---- 2D detector realism ---- */
@@ -349,8 +373,9 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
     if (action == DR_ACT_TURNING_AROUND) facing = facing_of_yaw(m.heading);
     float stoop = caption_kind_age(kind) > 0.9f ? 0.12f : 0.0f;
     v3 pel[DR_CLIP_FRAMES];
+    for (int i = 0; i < DR_CLIP_FRAMES; i++) specs[i].tr_pitch += stoop;
+    body_smooth_reach(&b, specs, DR_CLIP_FRAMES);
     for (int i = 0; i < DR_CLIP_FRAMES; i++) {
-        specs[i].tr_pitch += stoop;
         body_solve(&b, &specs[i], joints[i]);
         pel[i] = specs[i].pelvis;
         frame3 fp = frame_roll(frame_pitch(frame_from_yaw(specs[i].yaw), specs[i].pel_pitch), specs[i].pel_roll);
@@ -361,6 +386,7 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
     camera cam;
     bool follows;
     place_camera(&rng, &b, pel, direction, travels, opt->camera_follows, &cam, &follows);
+    if (!follows && !travels) fit_static_camera(&cam, joints);
 
     detector det;
     memset(&det, 0, sizeof det);

@@ -6,6 +6,8 @@
  *   bench_models llm    [--steps N] [--decode N]    (also one block's forward + backward)
  *   bench_models rvq    [--steps N]
  *   bench_models interp [--steps N]
+ *   bench_models tiny DIR                   write a folder of tiny random-weight models
+ *                                           (end-to-end timing before the real ones exist)
  *
  * Threads: DR_BENCH_THREADS (default 2). Each training step is timed in wall-clock seconds
  * and in the process's CPU seconds (all threads); the median over N steps after one untimed
@@ -29,6 +31,7 @@
 #include "models/rvq.h"
 #include "models/text_encoder.h"
 #include "nn/optim.h"
+#include "pipeline/tiny_models.h"
 #include "pose/skeleton.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -402,8 +405,16 @@ static void print_setup(void) {
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         fprintf(stderr, "usage: bench_models ceiling | llm [--steps N] [--decode N] | rvq [--steps N] | "
-                        "interp [--steps N]\n");
+                        "interp [--steps N] | tiny DIR\n");
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "tiny")) {
+        dr_err err;
+        if (argc != 3) {
+            fprintf(stderr, "usage: bench_models tiny DIR\n");
+            return 2;
+        }
+        return dr_make_tiny_models(argv[2], 1, &err) ? fail("tiny", &err) : 0;
     }
     int steps = 5, decode = 256;
     for (int i = 2; i + 1 < argc; i += 2) {

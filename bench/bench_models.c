@@ -4,7 +4,7 @@
  *
  *   bench_models ceiling                    dr_sgemm GFLOP/s at 2048^3 and at the LM head
  *   bench_models llm    [--steps N] [--decode N]    (also one block's forward + backward)
- *   bench_models rvq    [--steps N]
+ *   bench_models rvq    [--steps N]               (also encode / decode of the batch)
  *   bench_models interp [--steps N]
  *   bench_models tiny DIR                   write a folder of tiny random-weight models
  *                                           (end-to-end timing before the real ones exist)
@@ -274,6 +274,22 @@ static int bench_rvq(int steps) {
     }
     printf("rvq.loss %.4f\n", st.loss);
     timer_print(&t, "rvq.train");
+
+    /* the pipeline's path: encode B clips of key frames to tokens, decode them back */
+    int *tokens = malloc(sizeof(int) * B * DR_NUM_KEYFRAMES * (size_t)cfg.depth);
+    dr_pose *decoded = malloc(sizeof(dr_pose) * B * DR_NUM_KEYFRAMES);
+    timer enc = {0}, dec = {0};
+    for (int s = 0; s <= steps; s++) {
+        timer_start(&enc);
+        if (dr_rvq_encode(m, poses, B, W, H, tokens, &err)) return fail("rvq", &err);
+        if (s > 0) timer_stop(&enc);
+        timer_start(&dec);
+        if (dr_rvq_decode(m, tokens, B, cfg.depth, W, H, decoded, &err)) return fail("rvq", &err);
+        if (s > 0) timer_stop(&dec);
+    }
+    timer_print(&enc, "rvq.encode");
+    timer_print(&dec, "rvq.decode");
+    free(tokens), free(decoded);
     free(poses);
     dr_rvq_free(m);
     return 0;

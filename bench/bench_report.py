@@ -88,6 +88,8 @@ def main():
         ("llm", "llm.block", "one transformer block forward + backward", None, None),
         ("llm", "llm.decode", "DirectorLLM greedy decode, batch 1", None, None),
         ("rvq", "rvq.train", "RVQ-VAE training step", None, None),
+        ("rvq", "rvq.encode", "RVQ-VAE encode (poses -> tokens)", None, None),
+        ("rvq", "rvq.decode", "RVQ-VAE decode (tokens -> poses)", None, None),
         ("interp", "interp.train", "pose diffusion training step", None, None),
     ]
     targets = {"llm.train": 1.5, "llm.decode": 10.0}
@@ -109,6 +111,10 @@ def main():
         elif key == "llm.block":
             label += f" (LLM, {cfg.get('batch')}x{cfg.get('seq')})"
             rate = fmt_s
+        elif key in ("rvq.encode", "rvq.decode"):
+            nkf = cfg.get("batch", 0) * cfg.get("keyframes", 0)
+            label += f", {nkf} key frames"
+            rate = lambda s: "-" if s is None else f"{fmt_s(s)} ({nkf / s:,.0f} key frames/s)"
         elif key == "rvq.train":
             label += f", {cfg.get('batch')} clips x {cfg.get('keyframes')} key frames"
             rate = fmt_s

@@ -3,7 +3,8 @@ encoder / decoder stacks (linear in; 3 residual blocks of SiLU, causal kernel-2 
 dilation 1, 2, 4, SiLU, linear; SiLU, linear out), the residual quantizer (nearest code by
 ||c||^2 - 2 r.c, straight-through estimator, commitment loss, quantizer dropout, EMA
 codebooks with Laplace smoothing and dead-code reset), masked coordinate MSE + presence BCE,
-global-norm clipping and AdamW, on random key frames of the batch bench_models prints.
+global-norm clipping and AdamW, on random key frames of the batch bench_models prints; then
+encoding the batch to tokens and decoding them back (inference).
 Usage: torch_rvq.py CONFIG_JSON [--steps N]."""
 import torch
 import torch.nn as nn
@@ -103,6 +104,31 @@ def main():
     wall, cpu = tc.time_steps(step, steps)
     print(f"rvq.loss {loss_box[0]:.4f}")
     tc.report("rvq.train", wall, cpu)
+
+    # inference: encode the batch to tokens (every level), decode the tokens back
+    tokens = torch.empty(L, B * T, dtype=torch.long)
+
+    def encode():
+        with torch.inference_mode():
+            r = enc(x).reshape(B * T, D)
+            for l in range(L):
+                cb = codebooks[l]
+                code = ((cb * cb).sum(1) - 2.0 * r @ cb.t()).argmin(1)
+                r = r - cb[code]
+                tokens[l] = code
+
+    def decode():
+        with torch.inference_mode():
+            z = codebooks[0][tokens[0]]
+            for l in range(1, L):
+                z = z + codebooks[l][tokens[l]]
+            y = dec(z.view(B, T, D))
+            (y[..., 36:] > 0).float()  # presence decisions, as director's decode makes them
+
+    wall, cpu = tc.time_steps(encode, steps)
+    tc.report("rvq.encode", wall, cpu)
+    wall, cpu = tc.time_steps(decode, steps)
+    tc.report("rvq.decode", wall, cpu)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ shipped models (models/ when every model file is there, else a folder of tiny ra
 models made by `bench_models tiny`, and says which) for one prompt, for `--samples 4`, and
 for one prompt without rendering, under GNU time; prints `e2e.* value` lines: the stage
 times the pipeline records in the top plan.json ("seconds" of each sample, summed), the plan /
-files / total times from the CLI's stderr lines, wall-clock and peak RSS.
+files / total times from the CLI's stderr lines, wall-clock and peak RSS; then the same
+prompt stage by stage in one process (`bench_models e2e`: renderers and encoders apart).
 Usage: bench_e2e.py BUILD_DIR SOURCE_DIR WORK_DIR."""
 import json
 import os
@@ -82,6 +83,15 @@ def main():
         if files:
             print(f"e2e.{key}.stage.render_encode_write {sum(files):.4f}")
         sys.stdout.flush()
+    # the same prompt stage by stage in one process, through include/director.h
+    p = subprocess.run([os.path.join(build, "bench_models"), "e2e", models, os.path.join(work, "api"), PROMPT],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        sys.exit("bench_e2e: bench_models e2e failed")
+    for line in p.stdout.splitlines():
+        if line.startswith("e2e."):
+            print("e2e.api." + line[4:])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@
  *   bench_models llm    [--steps N] [--decode N]    (also one block's forward + backward)
  *   bench_models rvq    [--steps N]               (also encode / decode of the batch)
  *   bench_models interp [--steps N]
+ *   bench_models e2e MODELS_DIR WORK_DIR "PROMPT" [--samples N]
+ *                                           director's pipeline stage by stage through
+ *                                           include/director.h and the renderers / encoder
  *   bench_models tiny DIR                   write a folder of tiny random-weight models
  *                                           (end-to-end timing before the real ones exist)
  *
@@ -23,9 +26,13 @@
 
 #include <dnnl.h>
 
+#include "core/fsutil.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "director.h"
+#include "io/png.h"
+#include "io/video.h"
 #include "models/llama.h"
 #include "models/pose_diffusion.h"
 #include "models/rvq.h"
@@ -33,6 +40,8 @@
 #include "nn/optim.h"
 #include "pipeline/tiny_models.h"
 #include "pose/skeleton.h"
+#include "render/pose_draw.h"
+#include "render/preview.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -386,6 +395,111 @@ static int bench_interp(int steps) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ end to end */
+
+/* The stages of `director generate` timed one by one, in one process: loading the models,
+ * stages 1-3 (director_generate: the pipeline's own LLM / RVQ / diffusion timings), then for
+ * sample 0 the renderers (skeleton frames, preview frames) and the encoders (PNG frames,
+ * the two MP4s) on their own, and finally director_write_outputs (every output file of
+ * every sample, as the CLI writes them). */
+static int bench_e2e(const char *models, const char *work, const char *prompt, int samples) {
+    char err[512], path[4096];
+    dr_err e;
+    director_pipeline *p;
+    double t0 = dr_now();
+    if (director_pipeline_load(&p, models, err, sizeof err) != DIRECTOR_OK) {
+        fprintf(stderr, "bench_models e2e: %s\n", err);
+        return 1;
+    }
+    printf("e2e.load_s %.4f\n", dr_now() - t0);
+    director_options o;
+    director_options_default(&o);
+    o.samples = samples;
+    o.seed = 1;
+    o.quiet = 1;
+    director_result *r;
+    t0 = dr_now();
+    if (director_generate(p, prompt, &o, &r) != DIRECTOR_OK) {
+        fprintf(stderr, "bench_models e2e: %s\n", director_last_error(p));
+        return 1;
+    }
+    printf("e2e.plan_s %.4f\n", dr_now() - t0);
+    double llm = 0, rvq = 0, diff = 0;
+    for (int s = 0; s < r->num_samples; s++) {
+        llm += r->samples[s].seconds_llm;
+        rvq += r->samples[s].seconds_rvq;
+        diff += r->samples[s].seconds_diffusion;
+    }
+    printf("e2e.llm_s %.4f\ne2e.rvq_s %.4f\ne2e.diffusion_s %.4f\n", llm, rvq, diff);
+
+    /* sample 0 through the renderers and encoders, each timed alone */
+    const director_sample *smp = &r->samples[0];
+    const int F = smp->num_frames, W = r->width, H = r->height;
+    dr_pose_seq seq;
+    if (dr_pose_seq_alloc(&seq, F, r->fps, W, H)) return 1;
+    for (int f = 0; f < F; f++)
+        for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
+            const float *v = smp->poses + ((size_t)f * DR_NUM_KEYPOINTS + j) * 3;
+            seq.frames[f].kp[j] = (dr_keypoint){v[0], v[1], v[2]};
+        }
+    dr_image *skel = calloc((size_t)F, sizeof *skel), *prev = calloc((size_t)F, sizeof *prev);
+    for (int f = 0; f < F; f++)
+        if (dr_image_alloc(&skel[f], W, H) || dr_image_alloc(&prev[f], W, H)) return 1;
+    t0 = dr_now();
+#pragma omp parallel for schedule(dynamic)
+    for (int f = 0; f < F; f++) dr_render_pose(&skel[f], &seq.frames[f], W, H);
+    printf("e2e.render_skeleton_s %.4f\n", dr_now() - t0);
+    t0 = dr_now();
+    dr_preview_style style;
+    dr_preview_style_from_prompt(&style, r->prompt);
+    dr_preview *pv;
+    if (dr_preview_create(&pv, &style, &seq, W, H, &e) || dr_preview_render_all(pv, &seq, prev, &e))
+        return fail("e2e", &e);
+    dr_preview_free(pv);
+    printf("e2e.render_preview_s %.4f\n", dr_now() - t0);
+    snprintf(path, sizeof path, "%s/pose", work);
+    if (dr_mkdir_p(path, &e)) return fail("e2e", &e);
+    t0 = dr_now();
+    int png_rc = 0;
+#pragma omp parallel for schedule(dynamic) reduction(| : png_rc)
+    for (int f = 0; f < F; f++) {
+        char fp[4200];
+        dr_err fe;
+        snprintf(fp, sizeof fp, "%s/pose/frame_%06d.png", work, f);
+        png_rc |= dr_png_write(fp, &skel[f], &fe) != 0;
+    }
+    if (png_rc) {
+        fprintf(stderr, "bench_models e2e: cannot write PNG frames in %s\n", work);
+        return 1;
+    }
+    printf("e2e.encode_png_s %.4f\n", dr_now() - t0);
+    const struct { const char *name; dr_image *frames; } videos[] = {{"pose", skel}, {"preview", prev}};
+    for (int v = 0; v < 2; v++) {
+        snprintf(path, sizeof path, "%s/%s.mp4", work, videos[v].name);
+        dr_video_writer *w;
+        t0 = dr_now();
+        if (dr_video_open(&w, path, DR_VIDEO_MP4, W, H, r->fps, &e)) return fail("e2e", &e);
+        for (int f = 0; f < F; f++)
+            if (dr_video_write(w, &videos[v].frames[f], &e)) return fail("e2e", &e);
+        if (dr_video_close(w, &e)) return fail("e2e", &e);
+        printf("e2e.encode_%s_mp4_s %.4f\n", videos[v].name, dr_now() - t0);
+    }
+    for (int f = 0; f < F; f++) dr_image_free(&skel[f]), dr_image_free(&prev[f]);
+    free(skel), free(prev);
+    dr_pose_seq_free(&seq);
+
+    snprintf(path, sizeof path, "%s/out", work);
+    t0 = dr_now();
+    if (director_write_outputs(p, r, &o, path) != DIRECTOR_OK) {
+        fprintf(stderr, "bench_models e2e: %s\n", director_last_error(p));
+        return 1;
+    }
+    printf("e2e.write_outputs_s %.4f\n", dr_now() - t0);
+    director_result_free(r);
+    director_pipeline_free(p);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void print_setup(void) {
@@ -431,6 +545,17 @@ int main(int argc, char **argv) {
             return 2;
         }
         return dr_make_tiny_models(argv[2], 1, &err) ? fail("tiny", &err) : 0;
+    }
+    if (!strcmp(argv[1], "e2e")) {
+        int samples = argc == 7 && !strcmp(argv[5], "--samples") ? atoi(argv[6]) : 1;
+        if ((argc != 5 && argc != 7) || samples < 1 || samples > 64) {
+            fprintf(stderr, "usage: bench_models e2e MODELS_DIR WORK_DIR \"PROMPT\" [--samples N]\n");
+            return 2;
+        }
+        const char *env = getenv("DR_BENCH_THREADS");
+        dr_set_threads(env ? atoi(env) : 2);
+        print_setup();
+        return bench_e2e(argv[2], argv[3], argv[4], samples);
     }
     int steps = 5, decode = 256;
     for (int i = 2; i + 1 < argc; i += 2) {

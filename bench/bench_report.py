@@ -201,6 +201,21 @@ def main():
               f" | {'-' if plan is None else f'{plan:.3f} s'} | {'-' if total is None else f'{total:.2f} s'} | "
               f"{'-' if rss is None else f'{rss / 1024:.0f} MiB'} |")
         w("")
+        api = [("load_s", "load models"), ("llm_s", "LLM"), ("rvq_s", "RVQ decode"), ("diffusion_s", "diffusion"),
+               ("plan_s", "= pose plan"), ("render_skeleton_s", "render skeleton frames"),
+               ("render_preview_s", "render preview frames"), ("encode_png_s", "write skeleton PNGs"),
+               ("encode_pose_mp4_s", "encode pose.mp4"), ("encode_preview_mp4_s", "encode preview.mp4"),
+               ("write_outputs_s", "director_write_outputs (all files)")]
+        if num(d, "e2e.api.plan_s") is not None:
+            w("Stage by stage, one prompt, in one process (`bench_models e2e` through include/director.h; the "
+              "renderers and encoders timed apart on sample 0's 200 frames, then director_write_outputs writing "
+              "everything as the CLI does):")
+            w("")
+            w("| " + " | ".join(lbl for _, lbl in api) + " |")
+            w("|" + "---|" * len(api))
+            w("| " + " | ".join("-" if num(d, f"e2e.api.{k}") is None else f"{num(d, f'e2e.api.{k}'):.3f} s"
+                                for k, _ in api) + " |")
+            w("")
         w("Targets (issue 8): pose plan < 1 s, whole run with both videos < 5 s.")
         w("")
     text = "\n".join(out) + "\n"

@@ -83,6 +83,15 @@ def main():
     w(f"- PyTorch as installed (reference row): {d.get('torch_default.llm.setup', '?')}")
     w("")
 
+    same = []
+    for model in ("llm", "rvq", "interp"):
+        a, b = d.get(f"director.{model}.params"), d.get(f"torch.{model}.params")
+        if a and b:
+            same.append(f"{model} {int(a):,}" if a == b else f"{model} DIFFERS: director {int(a):,}, PyTorch {int(b):,}")
+    w("Trainable parameters, director / PyTorch peer (the same architecture must give the same count): "
+      + "; ".join(same) + ".")
+    w("")
+
     rows = [
         ("llm", "llm.train", "DirectorLLM training step", "llm.tokens", "tokens"),
         ("llm", "llm.block", "one transformer block forward + backward", None, None),

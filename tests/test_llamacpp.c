@@ -98,26 +98,31 @@ static void director_greedy(const dr_llama *m, const int *prompt, int n_prompt, 
     dr_llama_session_free(&s);
 }
 
-/* llama.cpp's greedy continuation via node-llama-cpp. */
-static void llamacpp_greedy(const char *gguf, const int *prompt, int n_prompt, const char *outfile, int *out) {
-    char ids[2048] = "";
-    for (int i = 0; i < n_prompt; i++)
-        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d", i ? "," : "", prompt[i]);
-    int st = tu_system("cd '%s' && node llamacpp_greedy.mjs '%s' %s %d > '%s'", node_dir, gguf, ids, N_GEN, outfile);
+/* llama.cpp's greedy continuations of n_prompts prompts (one node launch: loading
+ * llama.cpp takes seconds) into out[n_prompts][N_GEN]. */
+static void llamacpp_greedy(const char *gguf, int n_prompts, int prompts[][70], const int *lens, const char *outfile,
+                            int (*out)[N_GEN]) {
+    char ids[8192] = "";
+    for (int p = 0; p < n_prompts; p++)
+        for (int i = 0; i < lens[p]; i++)
+            snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d", i ? "," : p ? ";" : "", prompts[p][i]);
+    int st = tu_system("cd '%s' && node llamacpp_greedy.mjs '%s' '%s' %d > '%s'", node_dir, gguf, ids, N_GEN, outfile);
     if (st != 0) fprintf(stderr, "llama.cpp run failed (exit %d) on %s\n", st, gguf);
     assert_int_equal(st, 0);
     char *text = NULL;
     size_t len = 0;
     dr_err err = {0};
     assert_int_equal(dr_read_file(outfile, 1 << 20, &text, &len, &err), DR_OK);
-    char *p = text;
-    for (int i = 0; i < N_GEN; i++) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        assert_true(end != p);
-        out[i] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-    }
+    char *q = text;
+    for (int p = 0; p < n_prompts; p++)
+        for (int i = 0; i < N_GEN; i++) {
+            char *end;
+            long v = strtol(q, &end, 10);
+            assert_true(end != q);
+            out[p][i] = (int)v;
+            assert_true(*end == (i + 1 < N_GEN ? ',' : '\n'));
+            q = end + 1;
+        }
     free(text);
 }
 
@@ -132,36 +137,40 @@ static void compare_with_llamacpp(bool tied) {
                                "--out '%s' --quiet",
                                tu_director_bin(), dir, dir, gguf),
                      0);
-    const char *prompts[] = {"a person walks forward slowly", "someone spins", "x"};
-    int total = 0;
-    for (size_t p = 0; p < sizeof prompts / sizeof prompts[0]; p++) {
-        int text[64], n_text = 0, prompt[70];
+    enum { P = 3 };
+    const char *texts[P] = {"a person walks forward slowly", "someone spins", "x"};
+    int prompts[P][70], lens[P], theirs[P][N_GEN];
+    for (int p = 0; p < P; p++) {
+        int text[64], n_text = 0;
         dr_err err = {0};
-        assert_int_equal(dr_tokenizer_encode(tok, prompts[p], strlen(prompts[p]), 0, text, 64, &n_text, &err), DR_OK);
-        prompt[0] = dr_llama_special(&m.cfg, DR_LLAMA_BOS);
-        memcpy(prompt + 1, text, sizeof(int) * (size_t)n_text);
-        prompt[n_text + 1] = dr_llama_special(&m.cfg, DR_LLAMA_POSE_BEGIN);
-        const int n_prompt = n_text + 2;
-        int ours[N_GEN], theirs[N_GEN];
+        assert_int_equal(dr_tokenizer_encode(tok, texts[p], strlen(texts[p]), 0, text, 64, &n_text, &err), DR_OK);
+        prompts[p][0] = dr_llama_special(&m.cfg, DR_LLAMA_BOS);
+        memcpy(prompts[p] + 1, text, sizeof(int) * (size_t)n_text);
+        prompts[p][n_text + 1] = dr_llama_special(&m.cfg, DR_LLAMA_POSE_BEGIN);
+        lens[p] = n_text + 2;
+    }
+    snprintf(outfile, sizeof outfile, "%s/llamacpp.txt", dir);
+    llamacpp_greedy(gguf, P, prompts, lens, outfile, theirs);
+    int total = 0;
+    for (int p = 0; p < P; p++) {
+        int ours[N_GEN];
         double gap;
-        director_greedy(&m, prompt, n_prompt, ours, &gap);
-        snprintf(outfile, sizeof outfile, "%s/llamacpp-%zu.txt", dir, p);
-        llamacpp_greedy(gguf, prompt, n_prompt, outfile, theirs);
+        director_greedy(&m, prompts[p], lens[p], ours, &gap);
         int same = 0;
-        while (same < N_GEN && ours[same] == theirs[same]) same++;
+        while (same < N_GEN && ours[same] == theirs[p][same]) same++;
         fprintf(stderr, "%s head, prompt \"%s\" (%d tokens): %d of %d greedy tokens equal (smallest logit gap %.4f)\n",
-                tied ? "tied" : "untied", prompts[p], n_prompt, same, N_GEN, gap);
+                tied ? "tied" : "untied", texts[p], lens[p], same, N_GEN, gap);
         if (same < N_GEN) {
             fprintf(stderr, "  director:  ");
             for (int i = 0; i < N_GEN; i++) fprintf(stderr, "%d ", ours[i]);
             fprintf(stderr, "\n  llama.cpp: ");
-            for (int i = 0; i < N_GEN; i++) fprintf(stderr, "%d ", theirs[i]);
+            for (int i = 0; i < N_GEN; i++) fprintf(stderr, "%d ", theirs[p][i]);
             fprintf(stderr, "\n");
         }
         assert_int_equal(same, N_GEN);
         total += same;
     }
-    assert_int_equal(total, N_GEN * 3);
+    assert_int_equal(total, N_GEN * P);
     dr_tokenizer_free(tok);
     dr_llama_free(&m);
 }

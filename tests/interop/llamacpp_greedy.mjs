@@ -28,7 +28,16 @@ if (idsArg === "--tokenize") {
 }
 const prompts = idsArg.split(";").map((p) => p.split(",").map(Number));
 const n = Number(nArg);
-const context = await model.createContext({ contextSize: Math.min(model.trainContextSize, 512), threads: 1 });
+// F32 KV cache and no flash attention: llama.cpp's defaults (F16 cache) round K and V to
+// 11 bits, which moves logits by ~1e-3 and flips near-ties; in F32 both sides compute the
+// same function up to summation order.
+const context = await model.createContext({
+  contextSize: Math.min(model.trainContextSize, 512),
+  threads: 1,
+  flashAttention: false,
+  experimentalKvCacheKeyType: "F32",
+  experimentalKvCacheValueType: "F32",
+});
 const sequence = context.getSequence();
 for (const prompt of prompts) {
   await sequence.clearHistory();

@@ -271,7 +271,8 @@ static void add_float(cJSON *o, const char *key, float v) {
         snprintf(buf, sizeof buf, "%.*g", p, (double)v);
         if ((float)strtod(buf, NULL) == v) break;
     }
-    if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
+    if (v == floorf(v) && fabsf(v) < 1e15f) snprintf(buf, sizeof buf, "%.1f", (double)v); /* 500000.0, not 5e+05 */
+    else if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
     cJSON_AddRawToObject(o, key, buf);
 }
 

@@ -629,6 +629,26 @@ static void test_balance_over_support(void **state) {
     assert_true(checked > 20000);
 }
 
+/* Motion is continuous: no joint teleports between frames. Limbs stay under 12 m/s, except
+ * in a throw, whose arm whips (an overhand throw reaches 15-25 m/s at the hand). */
+static void test_motion_is_smooth(void **state) {
+    (void)state;
+    double worst_v = 0;
+    int worst_action = -1;
+    for (int c = 0; c < NCLIPS; c++) {
+        gen(24, (uint64_t)c, c % DR_SYNTH_NUM_ACTIONS, -1, -1, -1);
+        for (int f = 1; f < DR_CLIP_FRAMES; f++)
+            for (int k = 0; k < DR_NUM_KEYPOINTS; k++) {
+                double v = dist3(dbg_buf.joints[f][k], dbg_buf.joints[f - 1][k]) * DR_CLIP_FPS;
+                if (v > worst_v && clip_buf.action != DR_ACT_THROWING) worst_v = v, worst_action = clip_buf.action;
+                if (v > (clip_buf.action == DR_ACT_THROWING ? 25.0 : 12.0))
+                    fail_msg("%s clip %d frame %d: %s moves at %.1f m/s", dr_synth_action_names[clip_buf.action], c, f,
+                             dr_keypoint_names[k], v);
+            }
+    }
+    printf("  smoothness: fastest joint outside throwing %.1f m/s (%s)\n", worst_v, dr_synth_action_names[worst_action]);
+}
+
 static void test_clip_fit_and_append(void **state) {
     (void)state;
     dr_err err = {0};
@@ -693,6 +713,7 @@ int main(void) {
         cmocka_unit_test(test_dataset_round_trip_and_splits),
         cmocka_unit_test(test_corrupt_datasets_give_clear_errors),
         cmocka_unit_test(test_balance_over_support),
+        cmocka_unit_test(test_motion_is_smooth),
         cmocka_unit_test(test_clip_fit_and_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

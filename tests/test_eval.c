@@ -155,6 +155,7 @@ static void test_eval_table(void **state) {
     assert_non_null(strstr(text, "| Ground truth (real motion) | 12 |"));
     assert_non_null(strstr(text, "director eval --data"));
     assert_non_null(strstr(text, "Keyword prompts"));
+    assert_non_null(strstr(text, "Evaluator training record: `{\"data\":"));
     free(text);
 
     /* Same seed: the same figures; only the files of the rvq1 row gone: "not available". */

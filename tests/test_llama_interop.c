@@ -18,7 +18,9 @@
 #include "io/safetensors.h"
 #include "models/llama.h"
 #include "models/llama_export.h"
+#include "models/rvq.h"
 #include "models/tokenizer.h"
+#include "pose/dataset.h"
 #include "testutil.h"
 
 static const char *const corpus[] = {
@@ -640,13 +642,112 @@ static void test_cli(void **state) {
     dr_llama_free(&m);
 }
 
+/* `director train llm --init-hf`: a foreign checkpoint extended, trained a few steps,
+ * saved with its extended tokenizer, and used by `director llm generate`. */
+static void test_cli_train_init_hf(void **state) {
+    (void)state;
+    char dir[1024], path[1200], hf[1200];
+    tu_tmpdir(dir, sizeof dir, "init-hf");
+    const char *bin = tu_director_bin();
+    assert_int_equal(tu_system("'%s' data synth --clips 24 --seed 3 --out '%s/data' --quiet", bin, dir), 0);
+    /* a small RVQ (6 x 16 codes), a few steps so that its codebooks are seeded */
+    dr_err err = {0};
+    dr_dataset ds;
+    snprintf(path, sizeof path, "%s/data", dir);
+    assert_int_equal(dr_dataset_open(&ds, path, "train", &err), DR_OK);
+    dr_rvq_config rc = dr_rvq_default_config();
+    rc.codebook_size = 16, rc.depth = 6, rc.dim = 16, rc.channels = 32;
+    dr_rvq *rvq;
+    assert_int_equal(dr_rvq_create(&rvq, &rc, 1, &err), DR_OK);
+    const int nb = ds.num_clips < 16 ? ds.num_clips : 16, F = rc.num_keyframes;
+    dr_pose *kf = malloc(sizeof(dr_pose) * (size_t)nb * F);
+    for (int i = 0; i < nb; i++) dr_rvq_keyframes_of_clip(dr_dataset_clip(&ds, i), kf + (long)i * F);
+    dr_rvq_train_opts ro = dr_rvq_default_train_opts();
+    dr_rng rng;
+    dr_rng_seed(&rng, 1);
+    dr_rvq_stats st;
+    for (long s = 1; s <= 2; s++)
+        assert_int_equal(dr_rvq_train_step(rvq, kf, nb, ds.width, ds.height, &ro, s, &rng, &st, &err), DR_OK);
+    snprintf(path, sizeof path, "%s/rvq.safetensors", dir);
+    assert_int_equal(dr_rvq_save(rvq, path, &err), DR_OK);
+    free(kf);
+    dr_rvq_free(rvq);
+    dr_dataset_close(&ds);
+
+    snprintf(hf, sizeof hf, "%s/hf", dir);
+    assert_int_equal(dr_mkdir_p(hf, &err), DR_OK);
+    dr_llama ref;
+    int n_text;
+    write_foreign(hf, &ref, &n_text, NULL);
+    dr_llama_free(&ref);
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --rvq '%s/rvq.safetensors' --init-hf '%s' "
+                               "--tokenizer-out '%s/tok.json' --out '%s/m.safetensors' --steps 3 --batch 4 --warmup 1 "
+                               "--eval-batches 1 --quiet",
+                               bin, dir, dir, hf, dir, dir),
+                     0);
+    dr_llama m, init;
+    dr_tokenizer *tok = NULL, *init_tok = NULL;
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    assert_int_equal(dr_llama_load(&m, path, &err), DR_OK);
+    assert_int_equal(m.cfg.n_text, n_text);
+    assert_int_equal(m.cfg.pose_levels, 6);
+    assert_int_equal(m.cfg.pose_codebook, 16);
+    assert_int_equal(m.cfg.dim, 32);
+    assert_int_equal(m.cfg.max_seq_len, 256);
+    snprintf(path, sizeof path, "%s/tok.json", dir);
+    assert_int_equal(dr_tokenizer_load(&tok, path, &err), DR_OK);
+    assert_int_equal(dr_llama_match_tokenizer(&m.cfg, tok, &err), DR_OK);
+    /* it started from the checkpoint and trained: close to the extended init, not equal */
+    dr_llama_hf_opts o = dr_llama_hf_default_opts();
+    o.pose_levels = 6, o.pose_codebook = 16, o.pose_keyframes = 20, o.max_seq_len = 256, o.seed = 1;
+    assert_int_equal(dr_llama_from_hf(hf, &o, &init, &init_tok, &err), DR_OK);
+    double d = tu_max_abs_diff(m.layers[1].wq, init.layers[1].wq, 32L * 32);
+    assert_true(d > 0.0 && d < 0.05);
+    assert_int_equal(tu_system("'%s' llm generate \"A man walks slowly.\" --model '%s/m.safetensors' --tokenizer "
+                               "'%s/tok.json' --seed 7 > '%s/gen.txt'",
+                               bin, dir, dir, dir),
+                     0);
+    /* the same with LoRA adapters: q/k/v/o move, the MLP and norms stay the checkpoint's,
+     * the embedding and head train in full */
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --rvq '%s/rvq.safetensors' --init-hf '%s' "
+                               "--tokenizer-out '%s/tok2.json' --out '%s/l.safetensors' --steps 3 --batch 4 "
+                               "--warmup 1 --eval-batches 1 --lora 4 --quiet",
+                               bin, dir, dir, hf, dir, dir),
+                     0);
+    dr_llama lm;
+    snprintf(path, sizeof path, "%s/l.safetensors", dir);
+    assert_int_equal(dr_llama_load(&lm, path, &err), DR_OK);
+    assert_int_equal(lm.params.total, init.params.total);
+    for (int i = 0; i < lm.params.count; i++) {
+        const dr_param *p = &lm.params.items[i];
+        bool moved = memcmp(lm.params.data + p->offset, init.params.data + p->offset, sizeof(float) * p->numel) != 0;
+        bool should = strstr(p->name, "self_attn.") || strstr(p->name, "embed_tokens") || strstr(p->name, "lm_head");
+        if (moved != should) fprintf(stderr, "%s: moved %d\n", p->name, moved);
+        assert_int_equal(moved, should);
+    }
+    dr_llama_free(&lm);
+    snprintf(path, sizeof path, "%s/l.safetensors.ckpt", dir);
+    assert_false(dr_file_exists(path));
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --lora 4 --resume 2> /dev/null", bin, dir), 2);
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --lora-mlp 2> /dev/null", bin, dir), 2);
+    /* options that do not go together */
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --init-hf '%s' 2> /dev/null", bin, dir, hf), 2);
+    assert_int_equal(tu_system("'%s' train llm --data '%s/data' --init-hf '%s' --tokenizer-out x --resume 2> /dev/null",
+                               bin, dir, hf),
+                     2);
+    dr_tokenizer_free(tok);
+    dr_tokenizer_free(init_tok);
+    dr_llama_free(&m);
+    dr_llama_free(&init);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permutation),     cmocka_unit_test(test_gguf_untied_f32),
         cmocka_unit_test(test_gguf_tied_f16),   cmocka_unit_test(test_tokenizer_mismatch),
         cmocka_unit_test(test_hf_round_trip),   cmocka_unit_test(test_hf_torch_reference),
         cmocka_unit_test(test_from_foreign_hf), cmocka_unit_test(test_foreign_hostile),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_cli),             cmocka_unit_test(test_cli_train_init_hf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,13 +42,17 @@ static int setup(void **state) {
 /* A tiny DirectorLLM and its tokenizer, saved under dir as model.safetensors and
  * tokenizer.json. Weights are drawn wider than training's init so the logits of
  * different tokens are well apart and greedy choices are not decided by rounding. */
-static void make_model(const char *dir, bool tied, uint64_t seed, dr_llama *m, dr_tokenizer **tok) {
+static void make_model_from(const char *dir, const char *tokenizer, bool tied, uint64_t seed, dr_llama *m,
+                            dr_tokenizer **tok) {
     dr_err err = {0};
     dr_tokenizer_train_opts topts = {.vocab_size = 300, .min_frequency = 2};
-    assert_int_equal(dr_tokenizer_train(tok, corpus, (int)(sizeof corpus / sizeof corpus[0]), &topts, &err), DR_OK);
+    if (tokenizer)
+        assert_int_equal(dr_tokenizer_load(tok, tokenizer, &err), DR_OK);
+    else
+        assert_int_equal(dr_tokenizer_train(tok, corpus, (int)(sizeof corpus / sizeof corpus[0]), &topts, &err), DR_OK);
     dr_llama_config c = dr_llama_config_director(dr_tokenizer_text_vocab_size(*tok));
     c.dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 16, c.ffn_hidden = 96;
-    c.pose_levels = 2, c.pose_codebook = 16, c.pose_keyframes = 4, c.max_seq_len = 96;
+    if (!tokenizer) c.pose_levels = 2, c.pose_codebook = 16, c.pose_keyframes = 4, c.max_seq_len = 96;
     c.rope_theta = 500000.0f, c.norm_eps = 1e-5f, c.tied_embeddings = tied;
     c.vocab_size = c.n_text + DR_LLAMA_NUM_SPECIALS + c.pose_levels * c.pose_codebook;
     assert_int_equal(dr_llama_init(m, &c, &err), DR_OK);
@@ -65,6 +69,10 @@ static void make_model(const char *dir, bool tied, uint64_t seed, dr_llama *m, d
     assert_int_equal(dr_llama_save(m, path, &err), DR_OK);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     assert_int_equal(dr_tokenizer_save(*tok, path, &err), DR_OK);
+}
+
+static void make_model(const char *dir, bool tied, uint64_t seed, dr_llama *m, dr_tokenizer **tok) {
+    make_model_from(dir, NULL, tied, seed, m, tok);
 }
 
 /* director's greedy continuation (argmax over the whole vocabulary, ties to the lowest
@@ -158,6 +166,65 @@ static void compare_with_llamacpp(bool tied) {
     dr_llama_free(&m);
 }
 
+/* llama.cpp's tokenizer, built from the GGUF vocabulary and merges with the "llama-bpe"
+ * split, cuts text into the same ids as director's tokenizer. */
+static void check_tokenizer(const char *tokenizer) {
+    char dir[1024], gguf[1200], texts[1200], outfile[1200];
+    tu_tmpdir(dir, sizeof dir, "llamacpp-tok");
+    dr_llama m;
+    dr_tokenizer *tok = NULL;
+    make_model_from(dir, tokenizer, false, 5, &m, &tok);
+    snprintf(gguf, sizeof gguf, "%s/director.gguf", dir);
+    dr_err err = {0};
+    assert_int_equal(dr_llama_export_gguf(&m, tok, NULL, gguf, &err), DR_OK);
+    const char *samples[] = {
+        "a person walks forward slowly",
+        "A MAN jumps; then   waves twice!!",
+        "someone's kicking 12345 balls, they'll run",
+        "caf\xC3\xA9 na\xC3\xAFve \xE2\x80\x94 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xF0\x9F\x98\x80 ok",
+        "  leading spaces and tabs\there",
+    };
+    const int n_samples = (int)(sizeof samples / sizeof samples[0]);
+    snprintf(texts, sizeof texts, "%s/texts.txt", dir);
+    FILE *f = fopen(texts, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n_samples; i++) fprintf(f, "%s\n", samples[i]);
+    fclose(f);
+    snprintf(outfile, sizeof outfile, "%s/tokens.txt", dir);
+    assert_int_equal(tu_system("cd '%s' && node llamacpp_greedy.mjs '%s' --tokenize '%s' > '%s'", node_dir, gguf, texts,
+                               outfile),
+                     0);
+    char *text = NULL;
+    size_t len;
+    assert_int_equal(dr_read_file(outfile, 1 << 20, &text, &len, &err), DR_OK);
+    char *line = text;
+    for (int i = 0; i < n_samples; i++) {
+        int32_t ids[256];
+        int n = 0;
+        assert_int_equal(dr_tokenizer_encode(tok, samples[i], strlen(samples[i]), 0, ids, 256, &n, &err), DR_OK);
+        char ours[4096] = "";
+        for (int k = 0; k < n; k++) snprintf(ours + strlen(ours), sizeof ours - strlen(ours), "%s%d", k ? "," : "", ids[k]);
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = 0;
+        if (strcmp(ours, line)) fprintf(stderr, "text %d: director %s\n        llama.cpp %s\n", i, ours, line);
+        assert_string_equal(ours, line);
+        line = nl + 1;
+    }
+    fprintf(stderr, "tokenizer %s (%d text tokens, vocabulary %d): llama.cpp and director cut %d texts into the same ids\n",
+            tokenizer ? tokenizer : "trained here", m.cfg.n_text, m.cfg.vocab_size, n_samples);
+    free(text);
+    dr_tokenizer_free(tok);
+    dr_llama_free(&m);
+}
+
+static void test_llamacpp_tokenizer(void **state) {
+    (void)state;
+    check_tokenizer(NULL);
+    /* the shipped tokenizer with the real pose layout (6 x 512) */
+    check_tokenizer(DIRECTOR_SOURCE_DIR "/models/tokenizer.json");
+}
+
 static void test_llamacpp_untied(void **state) {
     (void)state;
     compare_with_llamacpp(false);
@@ -172,6 +239,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llamacpp_untied),
         cmocka_unit_test(test_llamacpp_tied),
+        cmocka_unit_test(test_llamacpp_tokenizer),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

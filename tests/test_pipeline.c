@@ -329,6 +329,15 @@ static void test_disk_full_leaves_nothing(void **state) {
     assert_int_equal(count_entries(parent, ""), 0); /* no temporary folder left either */
 }
 
+/* The example program of examples/ builds and runs against a models folder. */
+static void test_example_program(void **state) {
+    (void)state;
+    assert_int_equal(tu_system("cd '%s' && '%s/example_generate' 'A man is walking in a park.' '%s' | grep -q 'right wrist'",
+                               work_dir, DIRECTOR_BINARY_DIR, models_dir),
+                     0);
+    assert_int_equal(tu_system("head -c 2 '%s/last_frame.ppm' | grep -q P6", work_dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate_in_memory),
@@ -337,6 +346,7 @@ int main(void) {
         cmocka_unit_test(test_missing_and_corrupt_models),
         cmocka_unit_test(test_cli_generate_and_failures),
         cmocka_unit_test(test_disk_full_leaves_nothing),
+        cmocka_unit_test(test_example_program),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -114,6 +114,11 @@ static void test_unknown_words(void **state) {
     assert_int_equal(n, 0);
     dr_words_free(unk, n);
     dr_wordlist_free(&wl);
+    /* No word list (e.g. a Hugging Face tokenizer without director's training words): no warnings. */
+    dr_wordlist none = {NULL, 0};
+    assert_int_equal(dr_prompt_unknown_words(&none, "Zebras juggle.", &unk, &n, &err), DR_OK);
+    assert_int_equal(n, 0);
+    dr_words_free(unk, n);
     /* Hostile word files. */
     f = fopen(path, "wb");
     fputs("ok\nbad\xFF\n", f);

@@ -37,6 +37,7 @@ int dr_cmd_pose(int argc, char **argv);  /* cmd_pose.c: render, convert */
 int dr_cmd_data(int argc, char **argv);  /* dispatcher: cmd_data.c */
 int dr_cmd_data_import_bvh(int argc, char **argv); /* cmd_import.c */
 int dr_cmd_train_tokenizer(int argc, char **argv);
+int dr_cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
 int dr_cmd_train_rvq(int argc, char **argv); /* cmd_rvq.c */
 int dr_cmd_rvq(int argc, char **argv);       /* cmd_rvq.c */
 int dr_cmd_train_textenc(int argc, char **argv); /* cmd_interp.c */

@@ -429,6 +429,8 @@ static char *report_json(const eval_ctx *c, const row_result *rows, const char *
     cJSON_AddStringToObject(root, "data", c->data_dir);
     cJSON_AddStringToObject(root, "models", c->models_dir);
     cJSON_AddStringToObject(root, "evaluator", c->evaluator_path);
+    cJSON *tr = cJSON_Parse(dr_evaluator_training_info(c->ev));
+    if (tr) cJSON_AddItemToObject(root, "evaluator_training", tr);
     cJSON_AddNumberToObject(root, "prompts", c->n);
     cJSON_AddNumberToObject(root, "keyword_prompts", c->n_kw);
     cJSON_AddNumberToObject(root, "reference_clips", c->nr);
@@ -499,6 +501,8 @@ static int write_markdown(const char *path, const eval_ctx *c, const row_result 
             "Ground truth scores one real clip per prompt (no MultiModality). Diversity is best when close to the "
             "ground truth's. Figures from a different evaluator (such as HumanML3D's) are not comparable.\n\n",
             c->evaluator_path, c->n, c->S, c->R, c->S, c->proto.batch, c->nr);
+    const char *training = dr_evaluator_training_info(c->ev);
+    if (training[0]) fprintf(f, "Evaluator training record: `%s`\n\n", training);
     write_tables(f, c, rows);
     fprintf(f, "\nPose-level figures: bone-length CV is the coefficient of variation of each 2D limb length over a "
                "clip (averaged over limbs and clips; 2D projection makes real motion non-zero too); jitter the mean "

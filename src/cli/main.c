@@ -24,6 +24,7 @@ static const command commands[] = {
     {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
     {"eval", dr_cmd_eval, "score the models on the test split (docs/RESULTS.md)"},
     {"export", dr_cmd_export, "export DirectorLLM to GGUF (llama.cpp) or Hugging Face"},
+    {"tokenize", dr_cmd_tokenize, "show the token ids of a text or prompt"},
     {"version", dr_cmd_version, "print the version and the compute backend"},
 };
 

@@ -29,6 +29,7 @@ struct dr_evaluator {
     dr_params mp;               /* motion tower + logit_scale */
     dr_tokenizer *tok;          /* NULL for an evaluator built by dr_evaluator_create for tests */
     char *tok_json;             /* the tokenizer file's text, saved with the model */
+    char *train_json;           /* how it was trained (JSON object), saved with the model; may be NULL */
     int max_batch;
     int T[MAX_CONV + 1];        /* frames after the input layer (0) and after each conv */
     /* motion activations [max_batch, ...] and backward buffers */
@@ -176,6 +177,7 @@ void dr_evaluator_free(dr_evaluator *ev) {
     dr_params_free(&ev->mp);
     if (ev->tok) dr_tokenizer_free(ev->tok);
     free(ev->tok_json);
+    free(ev->train_json);
     free(ev);
 }
 
@@ -215,6 +217,7 @@ int dr_evaluator_create(dr_evaluator **out, int vocab_size, int bos_id, int eos_
 
 int dr_evaluator_dim(const dr_evaluator *ev) { return ev->mc.proj_dim; }
 int dr_evaluator_frames(const dr_evaluator *ev) { return ev->mc.frames; }
+const char *dr_evaluator_training_info(const dr_evaluator *ev) { return ev->train_json ? ev->train_json : ""; }
 
 float *dr_evaluator_tensor(dr_evaluator *ev, const char *name, float **grad, long *numel) {
     dr_params *tabs[2] = {&ev->te.params, &ev->mp};
@@ -445,6 +448,8 @@ static char *config_json(const dr_evaluator *ev) {
         cJSON_AddItemToObject(root, "text", text);
         cJSON_AddItemToObject(root, "motion", m);
         cJSON_AddStringToObject(root, "tokenizer", ev->tok_json ? ev->tok_json : "");
+        cJSON *tr = ev->train_json ? cJSON_Parse(ev->train_json) : NULL;
+        if (tr) cJSON_AddItemToObject(root, "training", tr);
         out = cJSON_PrintUnformatted(root);
     } else {
         cJSON_Delete(text);
@@ -525,6 +530,8 @@ static int from_metadata(dr_evaluator **out, const char *path, dr_err *err) {
                         dr_textenc_out_dim(&tc), ev->mc.proj_dim);
         goto done;
     }
+    const cJSON *training = cJSON_GetObjectItemCaseSensitive(root, "training");
+    if (cJSON_IsObject(training)) ev->train_json = cJSON_PrintUnformatted(training);
     ev->tok_json = strdup(tokj->valuestring);
     if (!ev->tok_json) {
         rc = dr_err_set(err, DR_ENOMEM, "%s: out of memory", path);
@@ -726,7 +733,7 @@ int dr_evaluator_train(const dr_evaluator_train_opts *o, dr_err *err) {
     dr_progress prog;
     dr_progress_begin(&prog, "train eval", step, o->steps, o->quiet);
     double t0 = dr_now(), loss_avg = 0.0, top[3] = {0, 0, 0};
-    bool have_val = false;
+    bool have_val = false, first = true;
     long warmup = o->steps / 10 < 100 ? o->steps / 10 : 100;
     while (step < o->steps) {
         dr_rng rng = dr_rng_fork(o->seed, (uint64_t)step);
@@ -752,7 +759,8 @@ int dr_evaluator_train(const dr_evaluator_train_opts *o, dr_err *err) {
         float *ls = dr_params_get(&ev->mp, "logit_scale");
         if (*ls > LOGIT_SCALE_MAX) *ls = LOGIT_SCALE_MAX;
         if (*ls < 0.0f) *ls = 0.0f;
-        loss_avg = step == 1 ? loss : 0.95 * loss_avg + 0.05 * loss;
+        loss_avg = first ? loss : 0.95 * loss_avg + 0.05 * loss; /* smoothed for the progress line */
+        first = false;
         bool out_of_time = o->max_seconds > 0 && dr_now() - t0 > o->max_seconds;
         if (n_val >= 32 && (step % o->val_every == 0 || step == o->steps || out_of_time)) {
             rc = validate(ev, &val, val_ids, n_val, top, err);
@@ -774,9 +782,26 @@ int dr_evaluator_train(const dr_evaluator_train_opts *o, dr_err *err) {
     }
     {
         char extra[160];
-        snprintf(extra, sizeof extra, "loss %.4f  val top1 %.3f top3 %.3f (%d val clips)", loss_avg, top[0], top[2],
-                 n_val);
+        snprintf(extra, sizeof extra, "loss %.4f  val top1 %.3f top3 %.3f (%d val clips)%s", loss_avg, top[0], top[2],
+                 n_val, step < o->steps ? "  stopped early: time limit (--resume continues)" : "");
         dr_progress_end(&prog, extra);
+    }
+    {
+        /* Provenance for the report: what the evaluator was trained on and how well it ranks. */
+        cJSON *tr = cJSON_CreateObject();
+        cJSON_AddStringToObject(tr, "data", o->data_dir);
+        cJSON_AddNumberToObject(tr, "train_clips", N);
+        cJSON_AddNumberToObject(tr, "steps", (double)step);
+        cJSON_AddNumberToObject(tr, "batch", B);
+        cJSON_AddNumberToObject(tr, "lr", o->lr);
+        cJSON_AddNumberToObject(tr, "seed", (double)o->seed);
+        cJSON_AddNumberToObject(tr, "val_clips", n_val);
+        cJSON_AddNumberToObject(tr, "val_top1", top[0]);
+        cJSON_AddNumberToObject(tr, "val_top3", top[2]);
+        cJSON_AddNumberToObject(tr, "seconds", dr_now() - t0);
+        free(ev->train_json);
+        ev->train_json = cJSON_PrintUnformatted(tr);
+        cJSON_Delete(tr);
     }
     rc = save_file(ev, o->out_path, false, step, err);
 done:

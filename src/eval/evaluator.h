@@ -45,6 +45,9 @@ void dr_evaluator_free(dr_evaluator *ev);
 int dr_evaluator_dim(const dr_evaluator *ev);
 /* Clip length the motion encoder expects. */
 int dr_evaluator_frames(const dr_evaluator *ev);
+/* How the file was trained, as a JSON object (data, steps, batch, lr, seed, val_top1, ...),
+ * or "" when the file does not say. */
+const char *dr_evaluator_training_info(const dr_evaluator *ev);
 
 /* n texts -> out [n, dim], L2-normalized. Over-long texts are truncated to the encoder's
  * max_len tokens; invalid UTF-8 is an error naming the text's index. */

@@ -324,6 +324,32 @@ bool dr_tokenizer_is_special(const dr_tokenizer *tok, int id) {
     return id >= 0 && id < tok->tokens.n && (tok->kind[id] & KIND_SPECIAL);
 }
 
+bool dr_tokenizer_is_added(const dr_tokenizer *tok, int id) {
+    return id >= 0 && id < tok->tokens.n && (tok->kind[id] & KIND_ADDED);
+}
+
+int dr_tokenizer_token_string(const dr_tokenizer *tok, int id, char *buf, size_t size) {
+    if (id < 0 || id >= tok->tokens.n || size == 0) return -1;
+    size_t n;
+    const char *s = strtab_get(&tok->tokens, id, &n);
+    if (!(tok->kind[id] & KIND_TEXT)) { /* added token: its content as it is */
+        if (n + 1 > size) return -1;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        return (int)n;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t tmp[4];
+        int l = dr_utf8_encode(byte_to_char((uint8_t)s[i]), tmp);
+        if (k + (size_t)l + 1 > size) return -1;
+        memcpy(buf + k, tmp, (size_t)l);
+        k += (size_t)l;
+    }
+    buf[k] = 0;
+    return (int)k;
+}
+
 int dr_tokenizer_add_token(dr_tokenizer *tok, const char *content, bool special, int *id, dr_err *err) {
     size_t n = strlen(content);
     if (!n || dr_utf8_validate((const uint8_t *)content, n) != n)

@@ -540,7 +540,8 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
         return dr_err_set(err, DR_EINVAL, "preview: invalid pose sequence");
     dr_preview *pv = calloc(1, sizeof *pv);
     if (!pv) return dr_err_set(err, DR_ENOMEM, "out of memory");
-    pv->style = *style;
+    if (style) pv->style = *style;
+    else dr_preview_style_from_prompt(&pv->style, NULL); /* the defaults */
     if (pv->style.scene < 0 || pv->style.scene >= DR_NUM_SCENES) pv->style.scene = DR_SCENE_STUDIO;
     pv->width = width, pv->height = height;
     float sx = (float)width / (float)seq->width, sy = (float)height / (float)seq->height;
@@ -616,11 +617,40 @@ void dr_preview_free(dr_preview *pv) {
 
 /* Map a pose to image space and infer what can be inferred: the neck from the shoulders, a
  * missing hip from the other one. */
-static void pose_to_body(const dr_preview *pv, float L, const dr_pose *pose, body *b) {
+static bool usable_kp(const dr_keypoint *k) { return finite_kp(k) && fabsf(k->x) < 1e6f && fabsf(k->y) < 1e6f; }
+
+/* Detectors drop keypoints for a frame or two; rather than let a forearm flicker out, take a
+ * missing keypoint from the nearest frames within NEIGHBOUR_FRAMES that have it: linear
+ * interpolation between one before and one after, or the nearest one when it is at most
+ * two frames away on one side only. */
+#define NEIGHBOUR_FRAMES 4
+static bool keypoint_from_neighbours(const dr_pose_seq *seq, int frame, int k, dr_keypoint *out) {
+    int before = -1, after = -1;
+    for (int d = 1; d <= NEIGHBOUR_FRAMES && before < 0; d++)
+        if (frame - d >= 0 && usable_kp(&seq->frames[frame - d].kp[k])) before = frame - d;
+    for (int d = 1; d <= NEIGHBOUR_FRAMES && after < 0; d++)
+        if (frame + d < seq->num_frames && usable_kp(&seq->frames[frame + d].kp[k])) after = frame + d;
+    if (before >= 0 && after >= 0) {
+        const dr_keypoint *a = &seq->frames[before].kp[k], *b = &seq->frames[after].kp[k];
+        float t = (float)(frame - before) / (float)(after - before);
+        *out = (dr_keypoint){a->x + (b->x - a->x) * t, a->y + (b->y - a->y) * t, 1};
+        return true;
+    }
+    int near = before >= 0 && frame - before <= 2 ? before : after >= 0 && after - frame <= 2 ? after : -1;
+    if (near < 0) return false;
+    *out = seq->frames[near].kp[k];
+    return true;
+}
+
+/* Map frame `frame` to image space and infer what can be inferred: keypoints from
+ * neighbouring frames, the neck from the shoulders, a missing hip from the other one, a
+ * missing elbow or knee halfway along its limb. */
+static void pose_to_body(const dr_preview *pv, float L, const dr_pose_seq *seq, int frame, body *b) {
+    const dr_pose *pose = &seq->frames[frame];
     for (int i = 0; i < DR_NUM_KEYPOINTS; i++) {
-        const dr_keypoint *k = &pose->kp[i];
-        b->ok[i] = finite_kp(k) && fabsf(k->x) < 1e6f && fabsf(k->y) < 1e6f;
-        b->p[i] = (dr_vec2){pv->off_x + k->x * pv->scale, pv->off_y + k->y * pv->scale};
+        dr_keypoint k = pose->kp[i];
+        b->ok[i] = usable_kp(&k) || keypoint_from_neighbours(seq, frame, i, &k);
+        b->p[i] = (dr_vec2){pv->off_x + k.x * pv->scale, pv->off_y + k.y * pv->scale};
     }
     if (!b->ok[DR_KP_NECK] && b->ok[DR_KP_RSHOULDER] && b->ok[DR_KP_LSHOULDER]) {
         b->p[DR_KP_NECK] = v_lerp(b->p[DR_KP_RSHOULDER], b->p[DR_KP_LSHOULDER], 0.5f);
@@ -635,6 +665,15 @@ static void pose_to_body(const dr_preview *pv, float L, const dr_pose *pose, bod
         b->p[miss] = v_add(b->p[have], off);
         b->ok[miss] = true;
     }
+    static const uint8_t joints[4][3] = {{DR_KP_RSHOULDER, DR_KP_RELBOW, DR_KP_RWRIST},
+                                         {DR_KP_LSHOULDER, DR_KP_LELBOW, DR_KP_LWRIST},
+                                         {DR_KP_RHIP, DR_KP_RKNEE, DR_KP_RANKLE},
+                                         {DR_KP_LHIP, DR_KP_LKNEE, DR_KP_LANKLE}};
+    for (int j = 0; j < 4; j++)
+        if (!b->ok[joints[j][1]] && b->ok[joints[j][0]] && b->ok[joints[j][2]]) {
+            b->p[joints[j][1]] = v_lerp(b->p[joints[j][0]], b->p[joints[j][2]], 0.5f);
+            b->ok[joints[j][1]] = true;
+        }
 }
 
 typedef struct figure {
@@ -930,9 +969,9 @@ static void find_view(figure *f) {
     }
 }
 
-static void draw_figure(const dr_preview *pv, int frame, const dr_pose *pose, dr_image *img) {
+static void draw_figure(const dr_preview *pv, const dr_pose_seq *seq, int frame, dr_image *img) {
     figure f = {.pv = pv, .img = img, .L = frame < pv->num_frames ? pv->frame_body[frame] : pv->body};
-    pose_to_body(pv, f.L, pose, &f.b);
+    pose_to_body(pv, f.L, seq, frame, &f.b);
     body *b = &f.b;
     float L = f.L;
     f.outline = fmaxf(0.9f, 0.018f * L);
@@ -1015,7 +1054,7 @@ int dr_preview_render_frame(const dr_preview *pv, const dr_pose_seq *seq, int fr
         return dr_err_set(err, DR_EINVAL, "preview: image is %dx%d, expected %dx%d", img->width, img->height, pv->width,
                           pv->height);
     memcpy(img->rgb, pv->background.rgb, (size_t)pv->width * (size_t)pv->height * 3u);
-    draw_figure(pv, frame, &seq->frames[frame], img);
+    draw_figure(pv, seq, frame, img);
     return DR_OK;
 }
 
@@ -1029,7 +1068,7 @@ int dr_preview_render_all(const dr_preview *pv, const dr_pose_seq *seq, dr_image
 #pragma omp parallel for schedule(dynamic, 4)
     for (int i = 0; i < seq->num_frames; i++) {
         memcpy(frames[i].rgb, pv->background.rgb, (size_t)pv->width * (size_t)pv->height * 3u);
-        draw_figure(pv, i, &seq->frames[i], &frames[i]);
+        draw_figure(pv, seq, i, &frames[i]);
     }
     return DR_OK;
 }

@@ -69,7 +69,8 @@ const char *dr_scene_name(int scene); /* "field", "beach", ... */
 typedef struct dr_preview dr_preview;
 
 /* Prepare a renderer for `seq` (its canvas maps into width x height, aspect kept, centred) in
- * `style`: draws the scene background and measures the body scale over the whole clip. */
+ * `style` (NULL: the defaults): draws the scene background and measures the body scale over
+ * the whole clip. */
 int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_pose_seq *seq, int width, int height,
                       dr_err *err);
 void dr_preview_free(dr_preview *pv);

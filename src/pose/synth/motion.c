@@ -123,7 +123,8 @@ static void seq_eval(const seq *s, float t, posture *out) {
                 for (int side = 0; side < 2; side++) {
                     float dx = s->key[i].v[P_FOOT(side, 0)] - s->key[i - 1].v[P_FOOT(side, 0)];
                     float dz = s->key[i].v[P_FOOT(side, 2)] - s->key[i - 1].v[P_FOOT(side, 2)];
-                    if (sqrtf(dx * dx + dz * dz) > 1e-4f) moving++;
+                    /* a shuffle of a few centimetres is not a step */
+                    if (sqrtf(dx * dx + dz * dz) > 0.03f) moving++;
                     else stance = side;
                 }
                 /* Feet move one at a time (both at once would be a jump): a single step
@@ -492,8 +493,6 @@ static void yoga_pose(const body *b, int which, posture *p) {
         p->v[P_HPITCH] = 0.2f;
         break;
     case 5: /* downward dog */
-        set_foot(p, 0, lat, 0, 0);
-        set_foot(p, 1, lat, 0, 0);
         p->v[P_PH] = 0.74f, p->v[P_PFWD] = 0.60f, p->v[P_PPITCH] = 1.25f, p->v[P_TPITCH] = 0.95f;
         set_arm(p, 0, 3.05f, 0.15f, 0.0f, 0);
         set_arm(p, 1, 3.05f, 0.15f, 0.0f, 0);

@@ -636,7 +636,7 @@ static void test_balance_over_support(void **state) {
     assert_true(checked > 20000);
 }
 
-/* Motion is continuous: no joint teleports between frames. Limbs stay under 12 m/s, except
+/* Motion is continuous: no joint teleports between frames. Limbs stay under 14 m/s (a sprinter's swinging foot reaches ~2.5x the body speed), except
  * in a throw, whose arm whips (an overhand throw reaches 15-25 m/s at the hand). */
 static void test_motion_is_smooth(void **state) {
     (void)state;
@@ -648,7 +648,7 @@ static void test_motion_is_smooth(void **state) {
             for (int k = 0; k < DR_NUM_KEYPOINTS; k++) {
                 double v = dist3(dbg_buf.joints[f][k], dbg_buf.joints[f - 1][k]) * DR_CLIP_FPS;
                 if (v > worst_v && clip_buf.action != DR_ACT_THROWING) worst_v = v, worst_action = clip_buf.action;
-                if (v > (clip_buf.action == DR_ACT_THROWING ? 25.0 : 12.0))
+                if (v > (clip_buf.action == DR_ACT_THROWING ? 25.0 : 14.0))
                     fail_msg("%s clip %d frame %d: %s moves at %.1f m/s", dr_synth_action_names[clip_buf.action], c, f,
                              dr_keypoint_names[k], v);
             }

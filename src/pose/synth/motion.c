@@ -164,9 +164,14 @@ static void seq_eval(const seq *s, float t, posture *out) {
                         sx = lerpf(-out->v[P_LFX], out->v[P_RFX], t);
                         sz = lerpf(out->v[P_LFZ], out->v[P_RFZ], t);
                     }
-                    out->v[P_PLAT] += w * (sx - out->v[P_PLAT]);
-                    out->v[P_PFWD] += w * (sz - out->v[P_PFWD]);
-                    out->v[P_PROLL] += (sx > out->v[P_PLAT] ? -0.06f : 0.06f) * w;
+                    /* at most a fifth of a leg: from a wide stance the pelvis cannot go all the way
+                     * over one foot and still reach the other before it lifts */
+                    float ddx = w * (sx - out->v[P_PLAT]), ddz = w * (sz - out->v[P_PFWD]);
+                    float dl = sqrtf(ddx * ddx + ddz * ddz), cap = 0.2f;
+                    if (dl > cap) ddx *= cap / dl, ddz *= cap / dl;
+                    out->v[P_PROLL] += (ddx > 0 ? -0.06f : 0.06f) * w;
+                    out->v[P_PLAT] += ddx;
+                    out->v[P_PFWD] += ddz;
                 }
                 return;
             }

@@ -636,8 +636,9 @@ static void test_balance_over_support(void **state) {
     assert_true(checked > 20000);
 }
 
-/* Motion is continuous: no joint teleports between frames. Limbs stay under 14 m/s (a sprinter's swinging foot reaches ~2.5x the body speed), except
- * in a throw, whose arm whips (an overhand throw reaches 15-25 m/s at the hand). */
+/* Motion is continuous: no joint teleports between frames. Limbs stay under 14 m/s (a
+ * sprinter's swinging foot reaches ~2.5x the body speed), except in a throw, whose arm
+ * whips (an overhand throw reaches 15-25 m/s at the hand). */
 static void test_motion_is_smooth(void **state) {
     (void)state;
     double worst_v = 0;

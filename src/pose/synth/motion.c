@@ -257,6 +257,15 @@ typedef struct gait {
     float grade;        /* rise per metre along the path */
 } gait;
 
+/* A gently curving path: heading h0 + curv * d at distance d; position by the closed-form
+ * integral of the heading (a circular arc, straight when curv is 0). */
+static v3 path_point(v3 origin, float h0, float curv, float d, float *heading) {
+    float h = h0 + curv * d;
+    if (heading) *heading = h;
+    if (fabsf(curv) < 1e-6f) return v3add(origin, v3m(d * cosf(h0), 0, d * sinf(h0)));
+    return v3add(origin, v3m((sinf(h) - sinf(h0)) / curv, 0, (cosf(h0) - cosf(h)) / curv));
+}
+
 /* Ground height at distance d along the path. For stairs c0 aligns tread centres with the footsteps. */
 static float gait_ground(const gait *g, float d, float c0) {
     if (g->stair_run > 0) return g->stair_rise * floorf((d - c0) / g->stair_run + 0.5f);
@@ -270,7 +279,11 @@ static void gen_gait(motion_ctx *m, pose_spec *sp, const gait *g) {
     float v = g->cadence * g->step * L;
     m->cadence = g->cadence;
     m->speed_mps = v;
-    frame3 fa = frame_from_yaw(m->heading);
+    /* people rarely walk a ruler-straight line: half the paths curve by up to 0.3 rad over
+     * the clip (stairs stay straight) */
+    float curv = 0;
+    if (g->stair_run <= 0 && dr_rng_below(m->rng, 2))
+        curv = dr_rng_range(m->rng, -0.3f, 0.3f) / fmaxf(1.0f, v * (DR_CLIP_FRAMES - 1) * SYN_DT);
     float phi0 = dr_rng_uniform(m->rng);
     float sw = b->hip_w * 0.95f;
     float dmax = g->step * L * g->duty;
@@ -301,7 +314,9 @@ static void gen_gait(motion_ctx *m, pose_spec *sp, const gait *g) {
             for (int j = 0; j < 2; j++) {
                 float ts = (k + (float)j - phi0 - 0.5f * (float)side) * T;
                 float dm = v * (ts + g->duty * T / 2);
-                P[j] = v3add(v3add(m->origin, v3scale(fa.f, dm)), v3scale(fa.r, sg * sw));
+                float hj;
+                v3 on_path = path_point(m->origin, m->heading, curv, dm, &hj);
+                P[j] = v3add(on_path, v3scale(frame_from_yaw(hj).r, sg * sw));
                 P[j].y = m->origin.y + gait_ground(g, dm, c0) + b->ankle_h;
             }
             if (phi < g->duty) {
@@ -328,12 +343,14 @@ static void gen_gait(motion_ctx *m, pose_spec *sp, const gait *g) {
             bobterm = hflight * 4 * u * (1 - u);
         }
         float sway = g->sway * L * cosf(2 * SYN_PI * (cyc0 - g->duty / 2));
-        v3 pel = v3add(v3add(m->origin, v3scale(fa.f, d)), v3scale(fa.r, sway));
+        float hd;
+        v3 on_path = path_point(m->origin, m->heading, curv, d, &hd);
+        v3 pel = v3add(on_path, v3scale(frame_from_yaw(hd).r, sway));
         float ground_p = g->stair_run > 0 ? slope * (d - c0) : gait_ground(g, d, c0);
         pel.y = m->origin.y + ground_p + b->ankle_h + base + bobterm;
         s->pelvis = pel;
         float rot = cosf(2 * SYN_PI * cyc0);
-        s->yaw = m->heading + g->pel_rot * rot;
+        s->yaw = hd + g->pel_rot * rot;
         s->pel_roll = 0.04f * sinf(2 * SYN_PI * (cyc0 - g->duty / 2)) * (g->run ? 0.5f : 1.0f);
         s->tr_twist = -1.3f * g->pel_rot * rot;
         s->tr_pitch = g->lean + 0.5f * atanf(slope) + 0.03f * st2;

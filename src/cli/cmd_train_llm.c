@@ -10,6 +10,8 @@
 #include "cli/cli.h"
 #include "core/parallel.h"
 #include "models/llama.h"
+#include "models/llama_export.h"
+#include "models/llama_lora.h"
 #include "models/llm_train.h"
 #include "models/rvq.h"
 #include "models/tokenizer.h"
@@ -28,6 +30,16 @@ static void usage(FILE *f) {
             "  --out PATH            final model (default: models/director.safetensors)\n"
             "  --checkpoint PATH     checkpoint file (default: OUT.ckpt)\n"
             "  --resume              continue from the checkpoint (same data and options)\n"
+            "  --init-hf DIR         start from a pretrained Hugging Face Llama (config.json,\n"
+            "                        safetensors, tokenizer.json), its embedding and head extended\n"
+            "                        by the special and pose rows (docs/INTEROP.md); the model\n"
+            "                        options and --tokenizer are then taken from DIR\n"
+            "  --tokenizer-out PATH  with --init-hf: where to write the extended tokenizer that goes\n"
+            "                        with the model (pass it as --tokenizer to resume or generate)\n"
+            "  --lora R              train LoRA adapters of rank R on q/k/v/o (and the embedding and\n"
+            "                        head in full, for the new pose rows) instead of every weight;\n"
+            "                        OUT gets the merged model; no checkpoints, no --resume\n"
+            "  --lora-alpha X        adapter scale alpha (default: 2 R); --lora-mlp: adapt the MLP too\n"
             "training:\n"
             "  --steps N             optimizer steps (default: 2000)\n"
             "  --batch N             sequences per micro-batch (default: 16)\n"
@@ -77,6 +89,10 @@ static int load_split(const char *dir, const char *split, dr_rvq *rvq, const dr_
 int dr_cmd_train_llm(int argc, char **argv) {
     const char *cmd = "train llm", *data = NULL, *rvq_path = "models/rvq.safetensors";
     const char *tok_path = "models/tokenizer.json", *out = "models/director.safetensors", *ckpt = NULL;
+    const char *init_hf = NULL, *tok_out = NULL;
+    long lora_rank = 0;
+    double lora_alpha = 0.0;
+    bool lora_mlp = false;
     bool resume = false, tied = false;
     long dim = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 704, max_len = 256;
     dr_llm_train_opts o = dr_llm_train_default_opts();
@@ -90,6 +106,7 @@ int dr_cmd_train_llm(int argc, char **argv) {
             return CLI_EXIT_OK;
         }
         bool *flag = !strcmp(a, "--resume") ? &resume : !strcmp(a, "--tied") ? &tied
+                     : !strcmp(a, "--lora-mlp") ? &lora_mlp
                      : !strcmp(a, "--quiet")    ? &o.quiet
                                                 : NULL;
         if (flag) {
@@ -112,6 +129,8 @@ int dr_cmd_train_llm(int argc, char **argv) {
         else if (!strcmp(a, "--tokenizer")) tok_path = v;
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--init-hf")) init_hf = v;
+        else if (!strcmp(a, "--tokenizer-out")) tok_out = v;
         else if (!strcmp(a, "--seed")) {
             if (!cli_parse_u64(cmd, a, v, &seed)) return CLI_EXIT_USAGE;
         } else if (!strcmp(a, "--loss")) {
@@ -119,6 +138,8 @@ int dr_cmd_train_llm(int argc, char **argv) {
             o.pose_loss_only = !strcmp(v, "pose");
         }
         LONG_OPT("--steps", 1, 100000000L, o.steps)
+        LONG_OPT("--lora", 1, 4096, lora_rank)
+        FLOAT_OPT("--lora-alpha", 1e-6, 1e6, lora_alpha)
         LONG_OPT("--batch", 1, 4096, o.batch)
         LONG_OPT("--accum", 1, 4096, o.accum)
         LONG_OPT("--warmup", 0, 100000000L, o.warmup)
@@ -143,27 +164,35 @@ int dr_cmd_train_llm(int argc, char **argv) {
     }
     if (!data) return cli_usage_error(cmd, "--data DIR is required");
     if (dim % heads) return cli_usage_error(cmd, "--dim %ld is not a multiple of --heads %ld", dim, heads);
+    if (init_hf && resume)
+        return cli_usage_error(cmd, "--init-hf starts a new run; resume with --tokenizer set to its --tokenizer-out");
+    if (!init_hf != !tok_out) return cli_usage_error(cmd, "--init-hf and --tokenizer-out go together");
+    if (lora_rank > 0 && (resume || o.stop_step))
+        return cli_usage_error(cmd, "--lora runs write no checkpoints: no --resume or --stop-after");
+    if ((lora_alpha > 0.0 || lora_mlp) && lora_rank == 0) return cli_usage_error(cmd, "--lora-alpha/--lora-mlp need --lora R");
     o.seed = seed;
     char ckpt_buf[4096];
     if (!ckpt) {
         snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
         ckpt = ckpt_buf;
     }
-    o.checkpoint = ckpt;
+    o.checkpoint = lora_rank > 0 ? NULL : ckpt;
 
     dr_err err = {0};
     dr_tokenizer *tok = NULL;
     dr_rvq *rvq = NULL;
     dr_llama m;
     memset(&m, 0, sizeof m);
+    dr_llama_lora lora;
+    memset(&lora, 0, sizeof lora);
     dr_llm_data train, val;
     dr_llm_data_init(&train);
     dr_llm_data_init(&val);
     int status = CLI_EXIT_FAIL;
     long start_step = 0;
     double t0 = dr_now();
-    if (dr_tokenizer_load(&tok, tok_path, &err) || dr_rvq_load(&rvq, rvq_path, &err)) goto fail;
-    dr_llama_config cfg = dr_llama_config_director(dr_tokenizer_text_vocab_size(tok));
+    if ((!init_hf && dr_tokenizer_load(&tok, tok_path, &err)) || dr_rvq_load(&rvq, rvq_path, &err)) goto fail;
+    dr_llama_config cfg = dr_llama_config_director(tok ? dr_tokenizer_text_vocab_size(tok) : 0);
     cfg.dim = (int)dim, cfg.n_layers = (int)layers, cfg.n_heads = (int)heads, cfg.n_kv_heads = (int)kv_heads;
     cfg.head_dim = (int)(dim / heads), cfg.ffn_hidden = (int)ffn, cfg.max_seq_len = (int)max_len;
     cfg.tied_embeddings = tied;
@@ -179,9 +208,30 @@ int dr_cmd_train_llm(int argc, char **argv) {
             goto fail;
         }
         cfg = *r;
+    } else if (init_hf) {
+        dr_llama_hf_opts ho = dr_llama_hf_default_opts();
+        ho.pose_levels = cfg.pose_levels, ho.pose_codebook = cfg.pose_codebook, ho.pose_keyframes = cfg.pose_keyframes;
+        ho.max_seq_len = (int)max_len, ho.seed = seed;
+        if (dr_llama_from_hf(init_hf, &ho, &m, &tok, &err)) goto fail;
+        const dr_llama_config *r = &m.cfg;
+        if (r->pose_levels != cfg.pose_levels || r->pose_codebook != cfg.pose_codebook ||
+            r->pose_keyframes != cfg.pose_keyframes) {
+            dr_err_set(&err, DR_EFORMAT, "%s: its pose layout (%d x %d, %d key frames) does not match %s", init_hf,
+                       r->pose_levels, r->pose_codebook, r->pose_keyframes, rvq_path);
+            goto fail;
+        }
+        cfg = *r;
+        if (dr_tokenizer_save(tok, tok_out, &err)) goto fail;
+        tok_path = tok_out;
     } else {
         if (dr_llama_init(&m, &cfg, &err)) goto fail;
         dr_llama_init_weights(&m, seed);
+    }
+    if (lora_rank > 0) {
+        dr_llama_lora_opts lo = {.rank = (int)lora_rank, .alpha = lora_alpha > 0.0 ? (float)lora_alpha : 2.0f * lora_rank,
+                                 .mlp = lora_mlp, .train_embeddings = true};
+        if (dr_llama_lora_init(&lora, &m, &lo, seed, &err)) goto fail;
+        o.lora = &lora;
     }
     if (dr_llm_check_tokenizer(&cfg, tok, tok_path, &err) ||
         load_split(data, "train", rvq, tok, &cfg, &train, &err) || load_split(data, "val", rvq, tok, &cfg, &val, &err))
@@ -210,6 +260,7 @@ fail:
 done:
     dr_llm_data_free(&train);
     dr_llm_data_free(&val);
+    dr_llama_lora_free(&lora);
     dr_llama_free(&m);
     dr_rvq_free(rvq);
     dr_tokenizer_free(tok);

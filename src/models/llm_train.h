@@ -55,6 +55,10 @@ typedef struct dr_llm_train_opts {
     const char *checkpoint; /* checkpoint path, or NULL for none */
     uint64_t seed;          /* batch order */
     bool quiet;             /* no progress lines */
+    struct dr_llama_lora *lora; /* NULL: train every parameter. Else LoRA (models/llama_lora.h):
+                                   only the adapters attached to the model (and, per their
+                                   options, the embedding and head) train, the base has no
+                                   optimizer state; no checkpoint is written (no resume) */
 } dr_llm_train_opts;
 
 dr_llm_train_opts dr_llm_train_default_opts(void);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "models/interp_train.h"
 #include "models/pose_diffusion.h"
 #include "nn/optim.h"
 #include "testutil.h"
@@ -523,6 +524,45 @@ static void test_run_rejects_bad_keyframes(void **state) {
     dr_interp_free(&m);
 }
 
+/* ---------------------------------------------------------------- motion metrics */
+
+static void test_motion_metrics(void **state) {
+    (void)state;
+    enum { F = 30 };
+    dr_pose truth[F], pred[F];
+    memset(truth, 0, sizeof truth);
+    /* truth: a rigid figure moving right at 2 px/frame; keypoint 17 missing after frame 20 */
+    for (int f = 0; f < F; f++)
+        for (int j = 0; j < 18; j++)
+            if (!(j == 17 && f > 20)) truth[f].kp[j] = (dr_keypoint){100.0f + 2.0f * f + 10 * j, 50.0f + 7 * j, 1.0f};
+    int kfi[3] = {0, 10, 20};
+    dr_motion_metrics m = {0};
+    dr_motion_metrics_add(&m, truth, truth, F, kfi, 3);
+    assert_true(m.pos_sum == 0 && m.vel_sum == 0 && m.acc_sum == 0 && m.kf_sum == 0);
+    assert_true(m.jerk_n > 0 && m.jerk_sum < 1e-3);
+    assert_true(m.bone_n == DR_NUM_LIMBS && m.bone_sum < 1e-5);
+    assert_true(m.pres_ok == m.pres_n);
+    /* both ankles are at the lowest point every frame: sliding = the 2 px/frame drift */
+    assert_true(fabs(m.slide_sum / m.slide_n - 2.0) < 1e-4);
+    /* pred: shifted 3 px down, plus 1 px wobble on even frames; keypoint 0 absent at frame 5 */
+    memcpy(pred, truth, sizeof pred);
+    for (int f = 0; f < F; f++)
+        for (int j = 0; j < 18; j++) {
+            pred[f].kp[j].y += 3.0f;
+            if (f % 2 == 0) pred[f].kp[j].x += 1.0f;
+        }
+    pred[5].kp[0] = (dr_keypoint){0, 0, 0};
+    dr_motion_metrics p = {0};
+    dr_motion_metrics_add(&p, pred, truth, F, kfi, 3);
+    /* position: sqrt(9 + 1) on even frames, 3 on odd ones */
+    assert_true(fabs(p.pos_sum / p.pos_n - 0.5 * (sqrt(10.0) + 3.0)) < 0.05);
+    assert_true(fabs(p.vel_sum / p.vel_n - 1.0) < 1e-4); /* |+-1| every frame */
+    assert_true(fabs(p.acc_sum / p.acc_n - 2.0) < 1e-4); /* |+-2| */
+    assert_true(fabs(p.jerk_sum / p.jerk_n - 4.0) < 1e-4);
+    assert_true(p.pres_n - p.pres_ok == 1);
+    assert_true(fabs(p.kf_sum / p.kf_n - sqrt(10.0)) < 1e-4); /* key frames are even frames */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_denoiser_gradients),
@@ -531,6 +571,7 @@ int main(void) {
         cmocka_unit_test(test_learns_toy_interpolation),
         cmocka_unit_test(test_samplers),
         cmocka_unit_test(test_run_rejects_bad_keyframes),
+        cmocka_unit_test(test_motion_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,9 @@
 
 #include "core/fsutil.h"
 #include "io/safetensors.h"
+#include "models/interp_train.h"
 #include "models/text_encoder.h"
+#include "pose/dataset.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- activations */
@@ -496,6 +498,64 @@ static void test_save_load_and_errors(void **state) {
     assert_int_not_equal(dr_textenc_load(&te, path, &err), 0);
 }
 
+/* ---------------------------------------------------------------- motion encoder */
+
+typedef struct me_ctx {
+    dr_motion_encoder *me;
+    int B;
+    float *probe;
+} me_ctx;
+
+static double me_loss(void *p) {
+    me_ctx *c = p;
+    dr_motion_encoder_forward(c->me, c->B);
+    return tu_dot(c->me->emb, c->probe, (long)c->B * c->me->P);
+}
+
+static void test_motion_encoder(void **state) {
+    (void)state;
+    dr_err err;
+    dr_rng rng;
+    dr_rng_seed(&rng, 9);
+    dr_motion_encoder me;
+    assert_int_equal(dr_motion_encoder_create(&me, 8, 5, 2, 3, &err), 0);
+    assert_int_equal(me.T1, 20);
+    assert_int_equal(me.T2, 10);
+    /* features of a clip: a keypoint moving 1 px a frame has velocity 4 * 5 px / (H / 2) */
+    dr_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.width = 512;
+    ds.height = 320;
+    dr_pose *clip = calloc(DR_CLIP_FRAMES, sizeof(dr_pose));
+    for (int f = 0; f < DR_CLIP_FRAMES; f++) clip[f].kp[3] = (dr_keypoint){100.0f + f, 60.0f, 1.0f};
+    dr_motion_encoder_features(&ds, clip, me.in);
+    float *row = me.in + 7 * DR_MOTION_FEAT;
+    assert_true(fabsf(row[6] - (100.0f + 35 - 256) / 160.0f) < 1e-5f);
+    assert_true(fabsf(row[36 + 6] - 4.0f * 5.0f / 160.0f) < 1e-5f);
+    assert_true(row[72 + 3] == 1.0f && row[72 + 4] == 0.0f && row[36 + 8] == 0.0f);
+    free(clip);
+    /* gradients of every tensor on random inputs */
+    for (long i = 0; i < 2L * DR_MOTION_STEPS * DR_MOTION_FEAT; i++) me.in[i] = dr_rng_normal(&rng);
+    me_ctx c = {&me, 2, tu_randn(&rng, 2 * 5, 1.0f)};
+    me_loss(&c);
+    dr_params_zero_grad(&me.params);
+    dr_motion_encoder_backward(&me, c.probe);
+    float *g = malloc(sizeof(float) * me.params.total);
+    memcpy(g, me.params.grad, sizeof(float) * me.params.total);
+    for (int i = 0; i < me.params.count; i++) {
+        const dr_param *it = &me.params.items[i];
+        if (!strcmp(it->name, "logit_scale")) continue; /* used by the loss, not the encoder */
+        double gmax = 0;
+        for (size_t j = 0; j < it->numel; j++) gmax = fmax(gmax, fabs(g[it->offset + j]));
+        double e = tu_gradcheck(me_loss, &c, me.params.data + it->offset, g + it->offset, (long)it->numel, 1e-2f, 24,
+                                fmax(1e-3, 1e-2 * gmax));
+        if (!(e < 1e-2)) fail_msg("motion encoder: %s gradient error %g", it->name, e);
+    }
+    free(g);
+    free(c.probe);
+    dr_motion_encoder_free(&me);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activations),
@@ -503,6 +563,7 @@ int main(void) {
         cmocka_unit_test(test_encoder_gradients),
         cmocka_unit_test(test_hf_checkpoint),
         cmocka_unit_test(test_save_load_and_errors),
+        cmocka_unit_test(test_motion_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
+#include "models/tokenizer.h"
 #include "nn/nn.h"
 
 #define PD DR_POSE_DIM
@@ -20,10 +21,10 @@ dr_interp_config dr_interp_default_config(int text_dim, int text_len) {
     memset(&c, 0, sizeof c);
     c.frames = DR_CLIP_FRAMES;
     c.num_keyframes = DR_NUM_KEYFRAMES;
-    c.dim = 160;
+    c.dim = 128;
     c.num_layers = 4;
     c.num_heads = 4;
-    c.mlp_dim = 480;
+    c.mlp_dim = 384;
     c.text_dim = text_dim;
     c.text_len = text_dim > 0 ? text_len : 0;
     c.diffusion_steps = 1000;
@@ -657,29 +658,37 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
     dr_err err;
     if (dr_interp_forward(m, x_t, tv, cond, B, pred, &err)) return NAN;
     /* masked x0 MSE + vel_weight * masked velocity MSE (means over present values) */
+    /* Clips whose key frames were dropped (the unconditional path) err a hundred times more
+     * than guided ones; weighted fully they would steer most of the gradient, so they count
+     * DR_INTERP_UNCOND_WEIGHT. */
     double se = 0, sv = 0, cnt = 0, cntv = 0;
     for (long i = 0; i < n; i++) {
-        double d = (double)pred[i] - x0[i];
-        se += mask[i] * d * d;
+        double d = (double)pred[i] - x0[i], w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+        se += w * mask[i] * d * d;
         cnt += mask[i];
     }
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < B; b++) {
+        double w = keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
         for (int f = 0; f + 1 < F; f++)
             for (int j = 0; j < PD; j++) {
                 long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;
                 double mv = (double)mask[i0] * mask[i1];
                 double d = ((double)pred[i1] - pred[i0]) - ((double)x0[i1] - x0[i0]);
-                sv += mv * d * d;
+                sv += w * mv * d * d;
                 cntv += mv;
             }
+    }
     cnt = cnt > 0 ? cnt : 1;
     cntv = cntv > 0 ? cntv : 1;
     float loss = (float)(se / cnt + c->vel_weight * sv / cntv);
     if (mse_out) *mse_out = (float)(se / cnt);
     if (train && m->params.grad) {
-        for (long i = 0; i < n; i++) dpred[i] = (float)(2.0 * mask[i] * ((double)pred[i] - x0[i]) / cnt);
-        const float wv = (float)(2.0 * c->vel_weight / cntv);
-        for (int b = 0; b < B; b++)
+        for (long i = 0; i < n; i++) {
+            double w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+            dpred[i] = (float)(2.0 * w * mask[i] * ((double)pred[i] - x0[i]) / cnt);
+        }
+        for (int b = 0; b < B; b++) {
+            const float wv = (float)(2.0 * c->vel_weight / cntv * (keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT));
             for (int f = 0; f + 1 < F; f++)
                 for (int j = 0; j < PD; j++) {
                     long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;
@@ -688,6 +697,7 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
                     dpred[i1] += wv * mv * d;
                     dpred[i0] -= wv * mv * d;
                 }
+        }
         dr_interp_backward(m, dpred);
     }
     return loss;
@@ -924,5 +934,36 @@ done:
     free(buf);
     free(idx);
     free(valid);
+    return rc;
+}
+
+int dr_interp_run_prompt(dr_interp *m, dr_textenc *te, const struct dr_tokenizer *tok, const char *prompt,
+                         const dr_pose *keyframes, int num_keyframes, const int *kf_index, int width, int height,
+                         const dr_interp_opts *opts, dr_pose *out, dr_err *err) {
+    int *ids = NULL, n = 0, rc;
+    if (m->cfg.text_dim > 0 && tok && prompt && *prompt) {
+        /* only the first text_len - 2 tokens can be seen; a little more is kept so the
+         * framing, not the tokenizer, decides the truncation */
+        const int max = m->cfg.text_len + 2;
+        int32_t *raw = malloc(sizeof(int32_t) * 4096);
+        ids = malloc(sizeof(int) * (size_t)max);
+        if (!raw || !ids) {
+            free(raw);
+            free(ids);
+            return dr_err_set(err, DR_ENOMEM, "interpolator: out of memory");
+        }
+        int total = 0;
+        rc = dr_tokenizer_encode(tok, prompt, strlen(prompt), 0, raw, 4096, &total, err);
+        if (rc) {
+            free(raw);
+            free(ids);
+            return dr_err_prefix(err, "prompt");
+        }
+        n = total < max ? total : max;
+        for (int i = 0; i < n; i++) ids[i] = raw[i];
+        free(raw);
+    }
+    rc = dr_interp_run(m, te, ids, n, keyframes, num_keyframes, kf_index, width, height, opts, out, err);
+    free(ids);
     return rc;
 }

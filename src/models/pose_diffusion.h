@@ -16,7 +16,8 @@
  *           lets the loss add a velocity term; the residual form makes an untrained model the
  *           baseline, so training time goes into the dynamics).
  * Noise schedule: cosine (Nichol & Dhariwal 2021), 1000 steps. Loss: masked MSE on x0 over the
- * present keypoints plus a weighted MSE on frame-to-frame velocity. Classifier-free guidance:
+ * present keypoints plus a weighted MSE on frame-to-frame velocity (clips whose key frames
+ * were dropped weigh DR_INTERP_UNCOND_WEIGHT). Classifier-free guidance:
  * during training the key-frame condition (guide + tokens) and the text condition are each
  * replaced by zeros at random; sampling combines three predictions with separate scales
  *   x0 = x0(-,-) + s_kf (x0(kf,-) - x0(-,-)) + s_text (x0(kf,text) - x0(kf,-)),
@@ -41,6 +42,7 @@
 
 #define DR_INTERP_FRAME_COND 55 /* lerp pose 36 + lerp presence 18 + key-frame flag 1 */
 #define DR_INTERP_KF_FEAT 54    /* key-frame token input: pose 36 + presence 18 */
+#define DR_INTERP_UNCOND_WEIGHT 0.1 /* loss weight of clips trained without their key frames */
 
 typedef struct dr_interp_config {
     int frames;         /* 200 */
@@ -150,6 +152,13 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
 int dr_interp_run(dr_interp *m, dr_textenc *te, const int *text_ids, int n_text_ids, const dr_pose *keyframes,
                   int num_keyframes, const int *kf_index, int width, int height, const dr_interp_opts *opts,
                   dr_pose *out, dr_err *err);
+
+/* The same from prompt text: tokenized with tok (a dr_tokenizer; NULL or an empty prompt =
+ * no text; tok may be NULL for a no-text model). */
+struct dr_tokenizer;
+int dr_interp_run_prompt(dr_interp *m, dr_textenc *te, const struct dr_tokenizer *tok, const char *prompt,
+                         const dr_pose *keyframes, int num_keyframes, const int *kf_index, int width, int height,
+                         const dr_interp_opts *opts, dr_pose *out, dr_err *err);
 
 /* The ablation: linear interpolation between the key frames (same presence rule). */
 int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,

@@ -201,6 +201,31 @@ static void smooth_truth(const dr_pose *truth, dr_pose *out, int F) {
         }
 }
 
+/* A second classical baseline for the table: Catmull-Rom splines through the key frames
+ * (uniform, end tangents by reflection), on top of the linear result for presence and gaps. */
+static void catmull_rom(const dr_pose *kf, const int *idx, int K, int F, dr_pose *out) {
+    for (int k = 0; k + 1 < K; k++)
+        for (int f = idx[k]; f <= idx[k + 1] && f < F; f++) {
+            float u = (float)(f - idx[k]) / (float)(idx[k + 1] - idx[k]);
+            for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
+                const dr_keypoint *p1 = &kf[k].kp[j], *p2 = &kf[k + 1].kp[j];
+                if (p1->c <= 0 || p2->c <= 0 || out[f].kp[j].c <= 0) continue;
+                const dr_keypoint *p0 = k > 0 && kf[k - 1].kp[j].c > 0 ? &kf[k - 1].kp[j] : NULL;
+                const dr_keypoint *p3 = k + 2 < K && kf[k + 2].kp[j].c > 0 ? &kf[k + 2].kp[j] : NULL;
+                float c1[2] = {p1->x, p1->y}, c2[2] = {p2->x, p2->y}, c0[2], c3[2], r[2];
+                c0[0] = p0 ? p0->x : 2 * p1->x - p2->x;
+                c0[1] = p0 ? p0->y : 2 * p1->y - p2->y;
+                c3[0] = p3 ? p3->x : 2 * p2->x - p1->x;
+                c3[1] = p3 ? p3->y : 2 * p2->y - p1->y;
+                for (int d = 0; d < 2; d++)
+                    r[d] = 0.5f * (2 * c1[d] + (-c0[d] + c2[d]) * u + (2 * c0[d] - 5 * c1[d] + 4 * c2[d] - c3[d]) * u * u +
+                                   (-c0[d] + 3 * c1[d] - 3 * c2[d] + c3[d]) * u * u * u);
+                out[f].kp[j].x = r[0];
+                out[f].kp[j].y = r[1];
+            }
+        }
+}
+
 static void print_smooth_row(const char *name, const dr_motion_metrics *m) {
     printf("| %-28s | %7.2f | %6.3f | %6.3f |\n", name, m->pos_n ? m->pos_sum / m->pos_n : 0,
            m->vel_n ? m->vel_sum / m->vel_n : 0, m->acc_n ? m->acc_sum / m->acc_n : 0);
@@ -275,6 +300,7 @@ static int cmd_interp_eval(int argc, char **argv) {
     int n = (int)(clips < ds.num_clips ? clips : ds.num_clips);
     dr_motion_metrics m_truth = {0}, m_lin = {0}, m_int = {0}, m_noinp = {0}, m_abl = {0}, m_g2 = {0};
     dr_motion_metrics s_lin = {0}, s_int = {0}, s_noinp = {0}, s_abl = {0}, s_g2 = {0}, s_raw = {0};
+    dr_motion_metrics m_cr = {0}, s_cr = {0};
     double t_int = 0, t_abl = 0;
     dr_pose *out = malloc(sizeof(dr_pose) * (size_t)F), kf[DR_NUM_KEYFRAMES > 64 ? DR_NUM_KEYFRAMES : 64];
     dr_pose *smooth = malloc(sizeof(dr_pose) * (size_t)F);
@@ -300,6 +326,9 @@ static int cmd_interp_eval(int argc, char **argv) {
         if (dr_interp_linear(kf, K, idx, F, ds.width, ds.height, out, &err)) goto fail;
         dr_motion_metrics_add(&m_lin, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_lin, out, smooth, F, idx, K);
+        catmull_rom(kf, idx, K, F, out);
+        dr_motion_metrics_add(&m_cr, out, truth, F, idx, K);
+        dr_motion_metrics_add(&s_cr, out, smooth, F, idx, K);
         dr_textenc *te = im.has_te ? &im.te : NULL;
         double t0 = dr_now();
         o.inpaint = true;
@@ -347,6 +376,7 @@ static int cmd_interp_eval(int argc, char **argv) {
     printf("|---|---|---|---|---|---|---|---|---|---|\n");
     print_row("ground truth (reference)", &m_truth, 0);
     print_row("linear interpolation", &m_lin, 0);
+    print_row("Catmull-Rom spline", &m_cr, 0);
     print_row("interpolator", &m_int, 1000.0 * t_int / n);
     print_row("interpolator, no inpainting", &m_noinp, 0);
     if (im.has_te) print_row("interpolator, text guidance 2", &m_g2, 0);
@@ -355,6 +385,7 @@ static int cmd_interp_eval(int argc, char **argv) {
     printf("| method                       | pos px  | vel    | acc    |\n|---|---|---|---|\n");
     print_smooth_row("ground truth (raw)", &s_raw);
     print_smooth_row("linear interpolation", &s_lin);
+    print_smooth_row("Catmull-Rom spline", &s_cr);
     print_smooth_row("interpolator", &s_int);
     print_smooth_row("interpolator, no inpainting", &s_noinp);
     if (im.has_te) print_smooth_row("interpolator, text guidance 2", &s_g2);

@@ -148,10 +148,18 @@ static void test_attention_matches_reference(void **state) {
     check_forward(shape(2, 9, 9, 6, 2, 8, true, NULL), 6);   /* grouped-query heads */
     check_forward(shape(1, 1, 13, 8, 4, 32, true, NULL), 7); /* one decoding step */
     check_forward(shape(2, 40, 33, 8, 4, 32, false, NULL), 8);
+    /* causal shapes longer than one query block (64 rows): the blocked products */
+    check_forward(shape(2, 150, 150, 4, 2, 8, true, NULL), 12);
+    check_forward(shape(1, 130, 200, 2, 2, 8, true, NULL), 13);  /* cached prefix */
+    check_forward(shape(1, 200, 70, 2, 1, 8, true, NULL), 14);   /* whole blocks see nothing */
     /* key padding; batch 1 has every key masked and must output zeros */
     uint8_t valid[2 * 6] = {1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
     check_forward(shape(2, 4, 6, 4, 2, 8, false, valid), 9);
     check_forward(shape(2, 6, 6, 4, 2, 8, true, valid), 10);
+    uint8_t *long_valid = malloc(2 * 150);
+    for (int j = 0; j < 300; j++) long_valid[j] = (j * 7) % 5 != 0;
+    check_forward(shape(2, 150, 150, 4, 2, 8, true, long_valid), 15);
+    free(long_valid);
     problem p;
     dr_attn_shape s = shape(2, 4, 6, 4, 2, 8, false, valid);
     problem_init(&p, s, 11);
@@ -167,6 +175,8 @@ static void test_attention_gradients(void **state) {
     check_gradients(shape(2, 6, 6, 4, 4, 8, true, NULL), 23);
     check_gradients(shape(2, 6, 6, 6, 2, 4, true, NULL), 24);
     check_gradients(shape(1, 3, 6, 4, 2, 8, true, NULL), 25);
+    check_gradients(shape(1, 140, 140, 2, 1, 4, true, NULL), 28);
+    check_gradients(shape(1, 150, 100, 2, 2, 4, true, NULL), 29);
     uint8_t valid[2 * 5] = {1, 0, 1, 1, 0, 0, 0, 0, 0, 0};
     check_gradients(shape(2, 5, 5, 4, 2, 8, false, valid), 26);
     check_gradients(shape(2, 5, 5, 4, 2, 8, true, valid), 27);

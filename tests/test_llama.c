@@ -170,6 +170,18 @@ static void test_kv_cache_matches_full_forward(void **state) {
             if (e > 1e-4) fail_msg("cached logits at row %d position %d differ by %g", r, t, e);
         }
     }
+    /* a range of the logits equals that slice of the full ones */
+    dr_llama_session_reset(&s);
+    const float *part;
+    float full_last[2 * 23];
+    assert_int_equal(dr_llama_session_step(&s, feed, 1, &logits, &err), DR_OK);
+    memcpy(full_last, logits, sizeof(float) * (size_t)B * V);
+    dr_llama_session_reset(&s);
+    assert_int_equal(dr_llama_session_step_range(&s, feed, 1, 5, 12, &part, &err), DR_OK);
+    for (int r = 0; r < B; r++)
+        for (int j = 5; j < 12; j++) assert_true(fabsf(part[r * 7 + (j - 5)] - full_last[r * V + j]) < 1e-5f);
+    assert_int_equal(dr_llama_session_step_range(&s, feed, 1, 12, 12, &part, &err), DR_ERANGE);
+    for (int t = 1; t < 20; t++) assert_int_equal(dr_llama_session_step(&s, feed, 1, &logits, &err), DR_OK);
     /* the session is full: one more token is refused */
     assert_int_equal(dr_llama_session_step(&s, feed, 1, &logits, &err), DR_ERANGE);
     dr_llama_session_free(&s);

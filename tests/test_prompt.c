@@ -6,6 +6,7 @@
 
 #include "models/prompt.h"
 #include "models/tokenizer.h"
+#include "pose/dataset.h"
 #include "testutil.h"
 
 static void expect_error(const char *raw, size_t len, int code, const char *needle) {
@@ -113,6 +114,11 @@ static void test_unknown_words(void **state) {
     assert_int_equal(n, 0);
     dr_words_free(unk, n);
     dr_wordlist_free(&wl);
+    /* No word list (e.g. a Hugging Face tokenizer without director's training words): no warnings. */
+    dr_wordlist none = {NULL, 0};
+    assert_int_equal(dr_prompt_unknown_words(&none, "Zebras juggle.", &unk, &n, &err), DR_OK);
+    assert_int_equal(n, 0);
+    dr_words_free(unk, n);
     /* Hostile word files. */
     f = fopen(path, "wb");
     fputs("ok\nbad\xFF\n", f);
@@ -134,11 +140,40 @@ static void test_unknown_words(void **state) {
     dr_tokenizer_free(tok);
 }
 
+/* The synthetic dataset writes the first sentence of each caption as its "subject": our split
+ * must agree on every caption (this uses `director data synth`, the real caption generator). */
+static void test_first_sentence_matches_dataset_subjects(void **state) {
+    (void)state;
+    char dir[1024];
+    tu_tmpdir(dir, sizeof dir, "prompt_ds");
+    assert_int_equal(tu_system("'%s' data synth --clips 120 --seed 9 --out '%s/ds' --quiet", tu_director_bin(), dir), 0);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/ds", dir);
+    const char *splits[] = {"train", "val", "test"};
+    int checked = 0;
+    for (int s = 0; s < 3; s++) {
+        dr_dataset ds;
+        dr_err err = {0};
+        if (dr_dataset_open(&ds, path, splits[s], &err)) fail_msg("%s", err.msg);
+        for (int i = 0; i < ds.num_clips; i++, checked++) {
+            dr_prompt p;
+            if (dr_prompt_parse(&p, ds.prompt[i], strlen(ds.prompt[i]), &err)) fail_msg("%s", err.msg);
+            if (strcmp(p.subject, ds.subject[i]))
+                fail_msg("caption %d of %s:\n first sentence \"%s\"\n subject        \"%s\"", i, splits[s], p.subject,
+                         ds.subject[i]);
+            dr_prompt_free(&p);
+        }
+        dr_dataset_close(&ds);
+    }
+    assert_int_equal(checked, 120);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prompt_errors),
         cmocka_unit_test(test_prompt_normalize_and_split),
         cmocka_unit_test(test_unknown_words),
+        cmocka_unit_test(test_first_sentence_matches_dataset_subjects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "core/fsutil.h"
 #include "core/parallel.h"
 #include "pose/dataset.h"
+#include "pose/dataset_import.h"
 #include "pose/synth.h"
 #include "testutil.h"
 
@@ -359,9 +360,9 @@ static void test_determinism(void **state) {
     dr_err err = {0};
     int threads = dr_get_threads();
     dr_set_threads(1);
-    assert_int_equal(dr_synth_dataset(d1, 5, 300, NULL, &err), 0);
+    assert_int_equal(dr_synth_dataset(d1, 5, 200, NULL, &err), 0);
     dr_set_threads(2);
-    assert_int_equal(dr_synth_dataset(d2, 5, 300, NULL, &err), 0);
+    assert_int_equal(dr_synth_dataset(d2, 5, 200, NULL, &err), 0);
     dr_set_threads(threads);
     static const char *const files[] = {"train.poses", "train.jsonl", "val.poses", "val.jsonl", "test.poses", "test.jsonl", "meta.json"};
     for (int i = 0; i < 7; i++) {
@@ -530,6 +531,155 @@ static void test_corrupt_datasets_give_clear_errors(void **state) {
     free(bad), free(good), free(goodj);
 }
 
+/* Centre of mass over the support: in standing actions, whenever the body holds still on its
+ * feet (both feet down, or one foot down for longer than 0.5 s: tree pose, quad stretch,
+ * a throw's wind-up), the horizontal centre of mass (segment masses after Winter) lies
+ * within the hull of the supporting ankles (and hands on the floor) widened by about a foot
+ * length. Brief single-support moments of a step are dynamic and not checked. */
+static void test_balance_over_support(void **state) {
+    (void)state;
+    static const int actions[] = {DR_ACT_STANDING, DR_ACT_POSING, DR_ACT_WAVING, DR_ACT_TALKING, DR_ACT_STRETCHING,
+                                  DR_ACT_YOGA, DR_ACT_SQUATS, DR_ACT_LUNGES, DR_ACT_BOXING, DR_ACT_PLAYING_GUITAR,
+                                  DR_ACT_THROWING, DR_ACT_TURNING_AROUND, DR_ACT_DANCING};
+    double worst = 0, worst_by[32] = {0};
+    int worst_action = -1, worst_at[32][2];
+    long checked = 0;
+    for (size_t a = 0; a < sizeof actions / sizeof actions[0]; a++)
+        for (int c = 0; c < 12; c++) {
+            gen(23, (uint64_t)c, actions[a], -1, -1, -1);
+            if (strstr(clip_buf.subject, "sitting")) continue; /* a seat carries the weight */
+            float floor_y = 1e9f; /* ankle height of a foot on the ground */
+            for (int f = 0; f < DR_CLIP_FRAMES; f++)
+                floor_y = fminf(floor_y, fminf(dbg_buf.joints[f][DR_KP_RANKLE][1], dbg_buf.joints[f][DR_KP_LANKLE][1]));
+            bool on[DR_CLIP_FRAMES][2];
+            int single_run[DR_CLIP_FRAMES]; /* length of the single-support stretch a frame is in */
+            for (int f = 0; f < DR_CLIP_FRAMES; f++)
+                for (int side = 0; side < 2; side++)
+                    on[f][side] = dbg_buf.contact[f][side] || dbg_buf.joints[f][side ? DR_KP_LANKLE : DR_KP_RANKLE][1] < floor_y + 0.015f;
+            for (int f = 0; f < DR_CLIP_FRAMES;) {
+                int g = f;
+                while (g < DR_CLIP_FRAMES && on[g][0] != on[g][1] && on[f][0] == on[g][0]) g++;
+                if (g == f) {
+                    single_run[f++] = 0;
+                } else {
+                    for (int k = f; k < g; k++) single_run[k] = g - f;
+                    f = g;
+                }
+            }
+            for (int f = 0; f < DR_CLIP_FRAMES; f++) {
+                const float(*J)[3] = dbg_buf.joints[f];
+                bool both = on[f][0] && on[f][1], one = on[f][0] != on[f][1];
+                if (!both && !(one && single_run[f] > 15)) continue;
+                checked++;
+                /* segments: (a, b, mass share), mass at the midpoint; b < 0: the pelvis */
+                static const struct { int a, b; float m; } seg[] = {
+                    {DR_KP_NECK, -1, 0.497f}, {DR_KP_NOSE, DR_KP_NECK, 0.081f},
+                    {DR_KP_RHIP, DR_KP_RKNEE, 0.1f}, {DR_KP_LHIP, DR_KP_LKNEE, 0.1f},
+                    {DR_KP_RKNEE, DR_KP_RANKLE, 0.061f}, {DR_KP_LKNEE, DR_KP_LANKLE, 0.061f},
+                    {DR_KP_RSHOULDER, DR_KP_RELBOW, 0.028f}, {DR_KP_LSHOULDER, DR_KP_LELBOW, 0.028f},
+                    {DR_KP_RELBOW, DR_KP_RWRIST, 0.022f}, {DR_KP_LELBOW, DR_KP_LWRIST, 0.022f},
+                };
+                double cx = 0, cz = 0, m = 0;
+                for (size_t k = 0; k < sizeof seg / sizeof seg[0]; k++) {
+                    const float *p = J[seg[k].a];
+                    const float *q = seg[k].b >= 0 ? J[seg[k].b] : dbg_buf.pelvis[f]; /* trunk: pelvis to neck */
+                    cx += seg[k].m * 0.5 * (p[0] + q[0]);
+                    cz += seg[k].m * 0.5 * (p[2] + q[2]);
+                    m += seg[k].m;
+                }
+                cx /= m, cz /= m;
+                /* support: planted ankles and hands on the ground; distance of the COM to their hull */
+                float sx[4], sz[4];
+                int ns = 0;
+                for (int side = 0; side < 2; side++) {
+                    const float *an = J[side ? DR_KP_LANKLE : DR_KP_RANKLE], *wr = J[side ? DR_KP_LWRIST : DR_KP_RWRIST];
+                    if (on[f][side]) sx[ns] = an[0], sz[ns] = an[2], ns++;
+                    if (wr[1] < 0.12f) sx[ns] = wr[0], sz[ns] = wr[2], ns++;
+                }
+                double d = 1e9;
+                for (int i = 0; i < ns; i++)
+                    for (int j = i; j < ns; j++) {
+                        float dx = sx[j] - sx[i], dz = sz[j] - sz[i], len2 = dx * dx + dz * dz;
+                        float t = len2 > 1e-9f ? (float)(((cx - sx[i]) * dx + (cz - sz[i]) * dz) / len2) : 0;
+                        t = t < 0 ? 0 : t > 1 ? 1 : t;
+                        double e = hypot(cx - (sx[i] + t * dx), cz - (sz[i] + t * dz));
+                        if (e < d) d = e;
+                        for (int k = j + 1; k < ns; k++) { /* inside the triangle i, j, k */
+                            double c1 = (sx[j] - sx[i]) * (cz - sz[i]) - (sz[j] - sz[i]) * (cx - sx[i]);
+                            double c2 = (sx[k] - sx[j]) * (cz - sz[j]) - (sz[k] - sz[j]) * (cx - sx[j]);
+                            double c3 = (sx[i] - sx[k]) * (cz - sz[k]) - (sz[i] - sz[k]) * (cx - sx[k]);
+                            if ((c1 >= 0 && c2 >= 0 && c3 >= 0) || (c1 <= 0 && c2 <= 0 && c3 <= 0)) d = 0;
+                        }
+                    }
+                double lim = 0.16 * dbg_buf.bone_lengths[3] / 0.43; /* about a foot length */
+                if (d / lim > worst) worst = d / lim, worst_action = actions[a];
+                if (d / lim > worst_by[a]) worst_by[a] = d / lim, worst_at[a][0] = c, worst_at[a][1] = f;
+            }
+        }
+    printf("  balance: worst centre-of-mass offset %.2f foot lengths from the support (%s)\n", worst,
+           worst_action >= 0 ? dr_synth_action_names[worst_action] : "-");
+    bool bad = false;
+    for (size_t a = 0; a < sizeof actions / sizeof actions[0]; a++)
+        if (worst_by[a] > 1.6) {
+            printf("    %s: %.2f foot lengths (clip %d frame %d)\n", dr_synth_action_names[actions[a]], worst_by[a],
+                   worst_at[a][0], worst_at[a][1]);
+            bad = true;
+        }
+    assert_false(bad);
+    assert_true(checked > 20000);
+}
+
+static void test_clip_fit_and_append(void **state) {
+    (void)state;
+    dr_err err = {0};
+    /* 15 fps on a 256 x 256 canvas: resampled to 30 fps, scaled x1.25 and centred, padded */
+    dr_pose_seq seq;
+    assert_int_equal(dr_pose_seq_alloc(&seq, 4, 15, 256, 256), 0);
+    for (int f = 0; f < 4; f++) {
+        seq.frames[f].kp[DR_KP_NECK] = (dr_keypoint){100 + 10 * (float)f, 128, 0.8f};
+        if (f != 1) seq.frames[f].kp[DR_KP_NOSE] = (dr_keypoint){100, 50, 0.5f};
+    }
+    seq.frames[3].kp[DR_KP_RWRIST] = (dr_keypoint){255, 0, 0.9f};
+    dr_pose out[DR_CLIP_FRAMES];
+    assert_int_equal(dr_clip_fit(&seq, DR_CLIP_FRAMES, 30, 512, 320, out, &err), 0);
+    float s = 320.0f / 256, ox = (512 - 256 * s) / 2;
+    assert_float_equal(out[0].kp[DR_KP_NECK].x, ox + 100 * s, 1e-3);
+    assert_float_equal(out[1].kp[DR_KP_NECK].x, ox + 105 * s, 1e-3); /* halfway between source frames 0 and 1 */
+    assert_float_equal(out[1].kp[DR_KP_NECK].y, 128 * s, 1e-3);
+    assert_float_equal(out[6].kp[DR_KP_NECK].x, ox + 130 * s, 1e-3);
+    assert_true(out[2].kp[DR_KP_NOSE].c == 0 && out[2].kp[DR_KP_NOSE].x == 0); /* source frame 1 lacks it */
+    assert_true(out[6].kp[DR_KP_RWRIST].c > 0);
+    for (int f = 7; f < DR_CLIP_FRAMES; f++) assert_int_equal(dr_pose_count_present(&out[f]), 0); /* padded */
+    /* append twice to a new folder, then once more: ids continue, earlier clips survive */
+    char dir[512];
+    tu_tmpdir(dir, sizeof dir, "append");
+    strcat(dir, "/ds");
+    dr_import_item it = {&seq, "The video shows a man waving. He wears a hat.", "waving", "mem"};
+    long first;
+    assert_int_equal(dr_dataset_append(dir, "train", &it, 1, &first, &err), 0);
+    assert_int_equal(first, 0);
+    dr_import_item two[2] = {it, it};
+    two[1].caption = "A woman sits. She smiles.";
+    assert_int_equal(dr_dataset_append(dir, "train", two, 2, &first, &err), 0);
+    assert_int_equal(first, 1);
+    dr_dataset ds;
+    assert_int_equal(dr_dataset_open(&ds, dir, "train", &err), 0);
+    assert_int_equal(ds.num_clips, 3);
+    assert_string_equal(ds.subject[0], "The video shows a man waving.");
+    assert_string_equal(ds.prompt[2], "A woman sits. She smiles.");
+    assert_string_equal(ds.action[1], "waving");
+    assert_memory_equal(dr_dataset_clip(&ds, 2), out, sizeof out);
+    dr_dataset_close(&ds);
+    /* a bad caption changes nothing */
+    two[1].caption = "   ";
+    assert_int_not_equal(dr_dataset_append(dir, "train", two, 2, NULL, &err), 0);
+    assert_int_equal(dr_dataset_open(&ds, dir, "train", &err), 0);
+    assert_int_equal(ds.num_clips, 3);
+    dr_dataset_close(&ds);
+    assert_int_equal(dr_dataset_append(dir, "bogus", &it, 1, NULL, &err), DR_EINVAL);
+    dr_pose_seq_free(&seq);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bone_lengths_constant),
@@ -542,6 +692,8 @@ int main(void) {
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_dataset_round_trip_and_splits),
         cmocka_unit_test(test_corrupt_datasets_give_clear_errors),
+        cmocka_unit_test(test_balance_over_support),
+        cmocka_unit_test(test_clip_fit_and_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

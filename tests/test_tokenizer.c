@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/fsutil.h"
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -71,6 +73,25 @@ static size_t random_utf8(dr_rng *rng, char *out, int n_chars) {
     }
     out[at] = 0;
     return at;
+}
+
+/* Replace code points outside random_utf8's fixed pool (those from its any-scalar branch) by
+ * 'x', for cross-checks against python, whose Unicode tables may be newer than ours. */
+static void keep_stable_chars(char *s) {
+    static const uint32_t stable[] = {0xE9, 0xDF, 0xA0, 0x301, 0x308, 0x416, 0x44F, 0x4E2D, 0x6587, 0x3042, 0x1F600,
+                                      0x1F44D, 0x1F3FD, 0x200D, 0x2764, 0xFE0F, 0x3000, 0x2028, 0x0663, 0x2167, 0xBD,
+                                      0x17F, 0x1D11E};
+    size_t len = strlen(s), k = 0;
+    for (size_t j = 0; j < len;) {
+        uint32_t c;
+        int l = dr_utf8_decode((const uint8_t *)s + j, len - j, &c);
+        bool ok = c <= 0x7F;
+        for (size_t t = 0; t < sizeof stable / sizeof stable[0] && !ok; t++) ok = c == stable[t];
+        if (ok) memmove(s + k, s + j, (size_t)l), k += (size_t)l;
+        else s[k++] = 'x';
+        j += (size_t)l;
+    }
+    s[k] = 0;
 }
 
 /* Naive BPE reference: repeatedly merge the lowest-ranked adjacent pair, leftmost first. */
@@ -232,30 +253,9 @@ static void test_pretokenize_matches_python_regex(void **state) {
     dr_rng_seed(&rng, 11);
     FILE *in = fopen(in_path, "wb");
     for (int i = 0; i < N; i++) {
-        /* stable pool only: skip the "any scalar" branch by redrawing */
-        size_t len;
-        do len = random_utf8(&rng, texts[i], 1 + (int)dr_rng_below(&rng, 40));
-        while (strchr(texts[i], 0) != texts[i] + len || dr_utf8_validate((const uint8_t *)texts[i], len) != len);
-        /* replace characters outside the stable pool (from the any-scalar branch) by 'x' */
-        char clean[400];
-        size_t k = 0;
-        for (size_t j = 0; j < len;) {
-            uint32_t c;
-            int l = dr_utf8_decode((const uint8_t *)texts[i] + j, len - j, &c);
-            if (c > 0x7F && c != 0xE9 && c != 0xDF && c != 0xA0 && c != 0x301 && c != 0x308 && c != 0x416 &&
-                c != 0x44F && c != 0x4E2D && c != 0x6587 && c != 0x3042 && c != 0x1F600 && c != 0x1F44D &&
-                c != 0x1F3FD && c != 0x200D && c != 0x2764 && c != 0xFE0F && c != 0x3000 && c != 0x2028 &&
-                c != 0x0663 && c != 0x2167 && c != 0xBD && c != 0x17F && c != 0x1D11E) {
-                clean[k++] = 'x';
-            } else {
-                memcpy(clean + k, texts[i] + j, (size_t)l);
-                k += (size_t)l;
-            }
-            j += (size_t)l;
-        }
-        clean[k] = 0;
-        /* \x01 and NUL-free; the file uses NUL as the separator */
-        strcpy(texts[i], clean);
+        /* a C string (cut at any NUL), characters from the stable pool only */
+        random_utf8(&rng, texts[i], 1 + (int)dr_rng_below(&rng, 40));
+        keep_stable_chars(texts[i]);
         fwrite(texts[i], 1, strlen(texts[i]), in);
         if (i + 1 < N) fputc(0, in);
     }
@@ -281,6 +281,87 @@ static void test_pretokenize_matches_python_regex(void **state) {
 }
 
 /* ---- encoding ---- */
+
+/* Optional cross-check of the written tokenizer.json against an independent reader: a short
+ * python3 BPE (HF semantics: byte-level alphabet, merge ranks, ignore_merges, the split regex
+ * read from the file itself via the `regex` module) must give the same ids as director for
+ * the same texts. Skipped without python3 + regex. */
+static void test_json_matches_python_bpe(void **state) {
+    (void)state;
+    if (tu_system("python3 -c 'import regex' >/dev/null 2>&1") != 0) {
+        print_message("python3 regex module not available: cross-check skipped\n");
+        return;
+    }
+    char dir[1024], tok_path[1100], in_path[1100], out_path[1100], py_path[1100];
+    tu_tmpdir(dir, sizeof dir, "tok_pybpe");
+    snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", dir);
+    snprintf(in_path, sizeof in_path, "%s/in.txt", dir);
+    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
+    snprintf(py_path, sizeof py_path, "%s/bpe.py", dir);
+    dr_tokenizer *tok = train_small(3000, 900);
+    assert_int_equal(dr_tokenizer_save(tok, tok_path, NULL), DR_OK);
+    FILE *py = fopen(py_path, "w");
+    fputs("import json, sys, regex\n"
+          "tok = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+          "m = tok['model']; vocab = m['vocab']\n"
+          "ranks = {tuple(mg if isinstance(mg, list) else mg.split(' ')): i for i, mg in enumerate(m['merges'])}\n"
+          "bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))\n"
+          "cs = bs[:]\n"
+          "for b in range(256):\n"
+          "    if b not in bs: bs.append(b); cs.append(256 + len(cs) - 188)\n"
+          "b2c = {b: chr(c) for b, c in zip(bs, cs)}\n"
+          "pat = regex.compile(tok['pre_tokenizer']['pretokenizers'][0]['pattern']['Regex'])\n"
+          "def bpe(word):\n"
+          "    if m.get('ignore_merges') and word in vocab: return [vocab[word]]\n"
+          "    parts = list(word)\n"
+          "    while len(parts) > 1:\n"
+          "        cand = [(ranks[(parts[i], parts[i + 1])], i) for i in range(len(parts) - 1) if (parts[i], parts[i + 1]) in ranks]\n"
+          "        if not cand: break\n"
+          "        r, i = min(cand)\n"
+          "        parts[i:i + 2] = [parts[i] + parts[i + 1]]\n"
+          "    return [vocab[p] for p in parts]\n"
+          "texts = open(sys.argv[2], 'rb').read().decode('utf-8').split('\\x00')\n"
+          "with open(sys.argv[3], 'w') as f:\n"
+          "    for text in texts:\n"
+          "        ids = []\n"
+          "        for piece in pat.findall(text): ids += bpe(''.join(b2c[b] for b in piece.encode('utf-8')))\n"
+          "        f.write(' '.join(map(str, ids)) + '\\n')\n",
+          py);
+    fclose(py);
+    enum { N = 120 };
+    static char texts[N][2048];
+    char **corpus = make_corpus(60, 77);
+    dr_rng rng;
+    dr_rng_seed(&rng, 13);
+    FILE *in = fopen(in_path, "wb");
+    for (int i = 0; i < N; i++) {
+        if (i < 60) snprintf(texts[i], sizeof texts[i], "%s", corpus[i]);
+        else random_utf8(&rng, texts[i], 300), keep_stable_chars(texts[i]);
+        /* NUL separates the texts in the file (a text is a C string, so it holds none) */
+        fwrite(texts[i], 1, strlen(texts[i]), in);
+        if (i + 1 < N) fputc(0, in);
+    }
+    fclose(in);
+    dr_corpus_free(corpus, 60);
+    assert_int_equal(tu_system("python3 '%s' '%s' '%s' '%s'", py_path, tok_path, in_path, out_path), 0);
+    FILE *out = fopen(out_path, "r");
+    assert_non_null(out);
+    static char line[65536], mine[65536];
+    int32_t ids[4096];
+    for (int i = 0; i < N; i++) {
+        assert_non_null(fgets(line, sizeof line, out));
+        int n;
+        assert_int_equal(dr_tokenizer_encode(tok, texts[i], strlen(texts[i]), 0, ids, 4096, &n, NULL), DR_OK);
+        size_t k = 0;
+        for (int j = 0; j < n; j++) k += (size_t)snprintf(mine + k, sizeof mine - k, "%s%d", j ? " " : "", (int)ids[j]);
+        snprintf(mine + k, sizeof mine - k, "\n");
+        if (strcmp(mine, line)) fail_msg("text %d \"%s\":\n director %s python   %s", i, texts[i], mine, line);
+    }
+    fclose(out);
+    dr_tokenizer_free(tok);
+}
+
+
 
 static void test_roundtrip_random_utf8(void **state) {
     (void)state;
@@ -415,6 +496,27 @@ static void test_special_tokens(void **state) {
     free(out);
     dr_err err = {0};
     assert_int_equal(dr_tokenizer_add_token(tok, DR_TOKEN_PAD, true, NULL, &err), DR_EINVAL);
+    /* Non-special added tokens match always, leftmost-longest, whatever their lengths. */
+    int id_ab, id_abc, id_long = -1;
+    assert_int_equal(dr_tokenizer_add_token(tok, "[ab]", false, &id_ab, NULL), DR_OK);
+    assert_int_equal(dr_tokenizer_add_token(tok, "[ab][ab]", false, &id_abc, NULL), DR_OK);
+    char name[160];
+    for (int len = 2; len <= 101; len++) { /* "#" alone is a byte token already */
+        memset(name, '#', (size_t)len);
+        name[len] = 0;
+        int id;
+        assert_int_equal(dr_tokenizer_add_token(tok, name, false, &id, NULL), DR_OK);
+        if (len == 77) id_long = id;
+    }
+    const char *t2 = "x[ab][ab][ab]y";
+    assert_int_equal(dr_tokenizer_encode(tok, t2, strlen(t2), 0, ids, 64, &n, NULL), DR_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(ids[1], id_abc);
+    assert_int_equal(ids[2], id_ab);
+    memset(name, '#', 77);
+    strcpy(name + 77, " ok");
+    assert_int_equal(dr_tokenizer_encode(tok, name, strlen(name), 0, ids, 64, &n, NULL), DR_OK);
+    assert_int_equal(ids[0], id_long);
     dr_tokenizer_free(tok);
 }
 
@@ -443,6 +545,104 @@ static void test_training_deterministic(void **state) {
     assert_true(found);
     free(ja), free(jb);
     dr_tokenizer_free(a), dr_tokenizer_free(b);
+}
+
+/* Naive BPE training reference: recount every pair of every word after each merge. */
+typedef struct ref_tok {
+    char b[64];
+    int n;
+} ref_tok;
+
+static void test_training_matches_naive_reference(void **state) {
+    (void)state;
+    enum { N_TEXTS = 300, VOCAB = 420, MAXW = 2048, MAXT = 1024 };
+    char **texts = make_corpus(N_TEXTS, 21);
+    dr_tokenizer *tok = NULL;
+    dr_tokenizer_train_opts opts = {.vocab_size = VOCAB, .min_frequency = 2};
+    assert_int_equal(dr_tokenizer_train(&tok, (const char *const *)texts, N_TEXTS, &opts, NULL), DR_OK);
+    /* Distinct pieces with counts. */
+    static char piece[MAXW][64];
+    static int plen[MAXW], sym[MAXW][64], nsym[MAXW];
+    static long count[MAXW];
+    int np = 0;
+    for (int t = 0; t < N_TEXTS; t++) {
+        size_t ends[256], start = 0;
+        int n = dr_pretokenize(texts[t], strlen(texts[t]), ends, 256);
+        for (int k = 0; k < n; k++) {
+            int len = (int)(ends[k] - start), found = -1;
+            for (int i = 0; i < np && found < 0; i++)
+                if (plen[i] == len && !memcmp(piece[i], texts[t] + start, (size_t)len)) found = i;
+            if (found < 0) {
+                assert_true(np < MAXW && len < 64);
+                memcpy(piece[np], texts[t] + start, (size_t)len);
+                plen[np] = len;
+                count[np] = 0;
+                found = np++;
+            }
+            count[found]++;
+            start = ends[k];
+        }
+    }
+    /* Byte tokens: ids 0..255 in GPT-2 byte-level order ('!' first). */
+    static ref_tok toks[MAXT];
+    int ntok = 256;
+    for (int b = 0; b < 256; b++) {
+        uint8_t c = (uint8_t)b;
+        int id = dr_tokenizer_token_id(tok, (const char *)&c, 1);
+        assert_true(id >= 0 && id < 256);
+        toks[id].b[0] = (char)c;
+        toks[id].n = 1;
+    }
+    assert_int_equal(dr_tokenizer_token_id(tok, "!", 1), 0);
+    for (int i = 0; i < np; i++) {
+        nsym[i] = plen[i];
+        for (int k = 0; k < plen[i]; k++) sym[i][k] = dr_tokenizer_token_id(tok, piece[i] + k, 1);
+    }
+    int rank = 0;
+    while (ntok < VOCAB) {
+        /* Count all pairs; pick the most frequent, ties to the lower left then right id. */
+        long best = 0;
+        int ba = -1, bb = -1;
+        for (int a = 0; a < ntok; a++)
+            for (int i = 0; i < np; i++)
+                for (int k = 0; k + 1 < nsym[i]; k++) {
+                    if (sym[i][k] != a) continue;
+                    int b = sym[i][k + 1];
+                    long c = 0;
+                    for (int j = 0; j < np; j++)
+                        for (int m = 0; m + 1 < nsym[j]; m++)
+                            if (sym[j][m] == a && sym[j][m + 1] == b) c += count[j]; /* every adjacent occurrence */
+                    if (c > best || (c == best && (a < ba || (a == ba && b < bb)))) best = c, ba = a, bb = b;
+                }
+        if (best < 2) break;
+        ref_tok merged;
+        merged.n = toks[ba].n + toks[bb].n;
+        assert_true(merged.n <= 64);
+        memcpy(merged.b, toks[ba].b, (size_t)toks[ba].n);
+        memcpy(merged.b + toks[ba].n, toks[bb].b, (size_t)toks[bb].n);
+        int m = -1;
+        for (int i = 0; i < ntok && m < 0; i++)
+            if (toks[i].n == merged.n && !memcmp(toks[i].b, merged.b, (size_t)merged.n)) m = i;
+        if (m < 0) toks[m = ntok++] = merged;
+        int l, r;
+        int got = dr_tokenizer_merge(tok, rank, &l, &r);
+        if (got != m || l != ba || r != bb)
+            fail_msg("merge %d: director (%d %d -> %d), reference (%d %d -> %d, count %ld)", rank, l, r, got, ba, bb, m,
+                     best);
+        rank++;
+        for (int i = 0; i < np; i++) { /* apply left to right, non-overlapping */
+            int k2 = 0;
+            for (int k = 0; k < nsym[i]; k++) {
+                if (k + 1 < nsym[i] && sym[i][k] == ba && sym[i][k + 1] == bb) sym[i][k2++] = m, k++;
+                else sym[i][k2++] = sym[i][k];
+            }
+            nsym[i] = k2;
+        }
+    }
+    assert_int_equal(rank, dr_tokenizer_num_merges(tok));
+    assert_int_equal(ntok, dr_tokenizer_text_vocab_size(tok));
+    dr_tokenizer_free(tok);
+    dr_corpus_free(texts, N_TEXTS);
 }
 
 static void test_json_roundtrip(void **state) {
@@ -479,6 +679,29 @@ static void test_json_roundtrip(void **state) {
         assert_int_equal(nx, ny);
         assert_memory_equal(x, y, sizeof x[0] * (size_t)nx);
     }
+    /* Token strings as tokenizer.json spells them (what a GGUF exporter needs). */
+    cJSON *root = cJSON_Parse(j1);
+    const cJSON *vocab = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "model"), "vocab"), *v;
+    int seen = 0;
+    cJSON_ArrayForEach(v, vocab) {
+        char buf[1024];
+        int id = (int)v->valuedouble;
+        assert_int_equal(dr_tokenizer_token_string(tok, id, buf, sizeof buf), (int)strlen(v->string));
+        assert_string_equal(buf, v->string);
+        assert_false(dr_tokenizer_is_added(tok, id));
+        seen++;
+    }
+    assert_int_equal(seen, dr_tokenizer_text_vocab_size(tok));
+    cJSON_Delete(root);
+    char small[8];
+    int pad = dr_tokenizer_special_id(tok, DR_TOKEN_PAD), sp = dr_tokenizer_token_id(tok, " ", 1);
+    assert_int_equal(dr_tokenizer_token_string(tok, pad, text, sizeof text), 7);
+    assert_string_equal(text, DR_TOKEN_PAD);
+    assert_true(dr_tokenizer_is_added(tok, pad));
+    assert_int_equal(dr_tokenizer_token_string(tok, pad, small, 7), -1); /* no room for the NUL */
+    assert_int_equal(dr_tokenizer_token_string(tok, sp, small, sizeof small), 2);
+    assert_string_equal(small, "\xC4\xA0"); /* U+0120, GPT-2's stand-in for the space byte */
+    assert_int_equal(dr_tokenizer_token_string(tok, -1, small, sizeof small), -1);
     /* The older merges layout ("a b" strings) reads to the same tokenizer. */
     char *old = malloc(l1 * 2);
     size_t k = 0;
@@ -665,7 +888,9 @@ int main(void) {
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_special_tokens),
         cmocka_unit_test(test_training_deterministic),
+        cmocka_unit_test(test_training_matches_naive_reference),
         cmocka_unit_test(test_json_roundtrip),
+        cmocka_unit_test(test_json_matches_python_bpe),
         cmocka_unit_test(test_hostile_json),
         cmocka_unit_test(test_cli_train),
     };

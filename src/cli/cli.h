@@ -30,12 +30,21 @@ bool cli_parse_u64(const char *cmd, const char *opt, const char *s, unsigned lon
 /* Commands: int dr_cmd_<name>(int argc, char **argv), argv[0] is the command name. */
 int dr_cmd_version(int argc, char **argv);
 int dr_cmd_train(int argc, char **argv); /* dispatcher: cmd_train.c */
+int dr_cmd_generate(int argc, char **argv); /* cmd_generate.c */
+int dr_cmd_llm(int argc, char **argv);   /* cmd_llm.c */
+int dr_cmd_train_llm(int argc, char **argv); /* cmd_train_llm.c */
 int dr_cmd_pose(int argc, char **argv);  /* cmd_pose.c: render, convert */
 int dr_cmd_data(int argc, char **argv);  /* dispatcher: cmd_data.c */
 int dr_cmd_data_import_bvh(int argc, char **argv); /* cmd_import.c */
 int dr_cmd_train_tokenizer(int argc, char **argv);
+int dr_cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
+int dr_cmd_train_rvq(int argc, char **argv); /* cmd_rvq.c */
+int dr_cmd_rvq(int argc, char **argv);       /* cmd_rvq.c */
 int dr_cmd_train_textenc(int argc, char **argv); /* cmd_interp.c */
 int dr_cmd_train_interp(int argc, char **argv);  /* cmd_interp.c */
 int dr_cmd_interp(int argc, char **argv);        /* cmd_interp.c */
+int dr_cmd_train_eval(int argc, char **argv);
+int dr_cmd_eval(int argc, char **argv);  /* cmd_eval.c: the evaluation table */
+int dr_cmd_export(int argc, char **argv); /* cmd_export.c: gguf, hf */
 
 #endif

@@ -2,7 +2,9 @@
  *
  *   director data synth --clips N --seed S --out DIR [--threads T] [--quiet]
  *   director data stats DIR
- *   director data import --out DIR (--caption TEXT | --captions FILE) SEQ.json...
+ *   director data import --out DIR [--split S] [--action A] [--caption TEXT | --captions FILE] INPUT...
+ *   director data preview --action NAME --out FILE.png [...]
+ *   director data import-bvh ...   (cmd_import.c)
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -12,8 +14,13 @@
 #include "cli/cli.h"
 #include "core/parallel.h"
 #include "core/progress.h"
+#include "io/png.h"
+#include "core/fsutil.h"
 #include "pose/dataset.h"
+#include "pose/dataset_import.h"
+#include "pose/seqio.h"
 #include "pose/synth.h"
+#include "render/sheet.h"
 
 static void data_usage(FILE *f) {
     fprintf(f,
@@ -24,8 +31,16 @@ static void data_usage(FILE *f) {
             "        .poses + .jsonl and meta.json; docs/DATASET.md). Same seed, same bytes.\n"
             "  stats DIR\n"
             "        counts per split, action and word, clip lengths, missing-keypoint rates.\n"
-            "  import-bvh FILE.bvh --out FILE.json [camera options]\n"
-            "        BVH motion capture -> pose sequence JSON (director data import-bvh --help).\n");
+            "  import --out DIR [--split train|val|test] [--action NAME] [--caption TEXT | --captions FILE] INPUT...\n"
+            "        add real sequences (director pose JSON, OpenPose JSON folders or files, BVH) to\n"
+            "        a dataset folder, fitted to 200 frames at 30 fps on 512x320. --captions has one\n"
+            "        caption per line, one per input in order; without either, each input's own\n"
+            "        \"prompt\" is used.\n"
+            "  import-bvh FILE.bvh --out SEQ.json [options]\n"
+            "        BVH motion capture -> pose sequence JSON (director data import-bvh --help).\n"
+            "  preview --action NAME --out FILE.png [--seed S] [--index I] [--direction right|left|toward|away|in_place]\n"
+            "          [--speed slow|normal|fast] [--camera static|follow] [--cells N]\n"
+            "        make one synthetic clip and write a contact sheet of it; prints its caption.\n");
 }
 
 static int data_synth(int argc, char **argv) {
@@ -200,6 +215,182 @@ static int data_stats(int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
+static int data_import(int argc, char **argv) {
+    const char *cmd = "data import";
+    const char *out = NULL, *split = "train", *action = NULL, *caption = NULL, *captions_path = NULL;
+    int ninputs = 0;
+    const char **inputs = calloc((size_t)argc, sizeof(char *));
+    if (!inputs) return cli_fail(cmd, "out of memory");
+    int rc = CLI_EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            data_usage(stdout);
+            free(inputs);
+            return CLI_EXIT_OK;
+        }
+        if (a[0] != '-') {
+            inputs[ninputs++] = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            free(inputs);
+            return cli_usage_error(cmd, "option %s needs a value", a);
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--split")) split = v;
+        else if (!strcmp(a, "--action")) action = v;
+        else if (!strcmp(a, "--caption")) caption = v;
+        else if (!strcmp(a, "--captions")) captions_path = v;
+        else {
+            free(inputs);
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        }
+    }
+    if (!out || !ninputs || (caption && captions_path) ||
+        (strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test"))) {
+        free(inputs);
+        if (!out) return cli_usage_error(cmd, "--out is required");
+        if (!ninputs) return cli_usage_error(cmd, "no input sequences given");
+        if (caption && captions_path) return cli_usage_error(cmd, "give --caption or --captions, not both");
+        return cli_usage_error(cmd, "--split must be train, val or test, not '%s'", split);
+    }
+    dr_err err = {0};
+    char *captext = NULL;
+    char **lines = calloc((size_t)ninputs, sizeof(char *));
+    dr_pose_seq *seqs = calloc((size_t)ninputs, sizeof(dr_pose_seq));
+    dr_import_item *items = calloc((size_t)ninputs, sizeof(dr_import_item));
+    if (!lines || !seqs || !items) {
+        rc = cli_fail(cmd, "out of memory");
+        goto done;
+    }
+    if (captions_path) {
+        size_t size;
+        if (dr_read_file(captions_path, 64u << 20, &captext, &size, &err)) {
+            rc = cli_fail_err(cmd, &err);
+            goto done;
+        }
+        int nl = 0;
+        for (char *p = captext; p && *p;) {
+            char *e = strchr(p, '\n');
+            if (e) *e = 0;
+            if (e && e > p && e[-1] == '\r') e[-1] = 0;
+            if (*p) {
+                if (nl == ninputs) {
+                    rc = cli_fail(cmd, "%s: more captions than the %d inputs", captions_path, ninputs);
+                    goto done;
+                }
+                lines[nl++] = p;
+            }
+            p = e ? e + 1 : NULL;
+        }
+        if (nl != ninputs) {
+            rc = cli_fail(cmd, "%s: %d captions for %d inputs", captions_path, nl, ninputs);
+            goto done;
+        }
+    }
+    dr_pose_read_opts ro;
+    dr_pose_read_opts_init(&ro);
+    for (int i = 0; i < ninputs; i++) {
+        if (dr_pose_read(inputs[i], &ro, &seqs[i], NULL, &err)) {
+            rc = cli_fail_err(cmd, &err);
+            goto done;
+        }
+        items[i].seq = &seqs[i];
+        items[i].caption = captions_path ? lines[i] : caption ? caption : seqs[i].prompt;
+        items[i].action = action;
+        items[i].source = inputs[i];
+        if (!items[i].caption) {
+            rc = cli_usage_error(cmd, "%s has no prompt: give --caption or --captions", inputs[i]);
+            goto done;
+        }
+    }
+    long first = 0;
+    if (dr_dataset_append(out, split, items, ninputs, &first, &err)) {
+        rc = cli_fail_err(cmd, &err);
+        goto done;
+    }
+    printf("added %d clip%s to %s/%s (ids %ld..%ld)\n", ninputs, ninputs == 1 ? "" : "s", out, split, first,
+           first + ninputs - 1);
+done:
+    for (int i = 0; seqs && i < ninputs; i++) dr_pose_seq_free(&seqs[i]);
+    free(seqs), free(items), free(lines), free(captext), free(inputs);
+    return rc;
+}
+
+static int name_index(const char *const *names, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
+}
+
+static int data_preview(int argc, char **argv) {
+    const char *cmd = "data preview";
+    dr_synth_options opt;
+    dr_synth_options_default(&opt);
+    unsigned long long seed = 1;
+    long index = 0, cells = 12;
+    const char *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            data_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (i + 1 >= argc) return cli_usage_error(cmd, "option %s needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--action")) {
+            if ((opt.action = name_index(dr_synth_action_names, DR_SYNTH_NUM_ACTIONS, v)) < 0) {
+                fprintf(stderr, "actions:");
+                for (int k = 0; k < DR_SYNTH_NUM_ACTIONS; k++) fprintf(stderr, " %s", dr_synth_action_names[k]);
+                fprintf(stderr, "\n");
+                return cli_usage_error(cmd, "unknown action '%s'", v);
+            }
+        } else if (!strcmp(a, "--direction")) {
+            if ((opt.direction = name_index(dr_synth_direction_names, DR_SYNTH_NUM_DIRECTIONS, v)) < 0)
+                return cli_usage_error(cmd, "unknown direction '%s'", v);
+        } else if (!strcmp(a, "--speed")) {
+            if ((opt.speed = name_index(dr_synth_speed_names, DR_SYNTH_NUM_SPEEDS, v)) < 0)
+                return cli_usage_error(cmd, "unknown speed '%s'", v);
+        } else if (!strcmp(a, "--camera")) {
+            if (!strcmp(v, "static")) opt.camera_follows = 0;
+            else if (!strcmp(v, "follow")) opt.camera_follows = 1;
+            else return cli_usage_error(cmd, "--camera is static or follow, got '%s'", v);
+        } else if (!strcmp(a, "--seed")) {
+            if (!cli_parse_u64(cmd, a, v, &seed)) return CLI_EXIT_USAGE;
+        } else if (!strcmp(a, "--index")) {
+            if (!cli_parse_long(cmd, a, v, 0, 1000000000L, &index)) return CLI_EXIT_USAGE;
+        } else if (!strcmp(a, "--cells")) {
+            if (!cli_parse_long(cmd, a, v, 1, 200, &cells)) return CLI_EXIT_USAGE;
+        } else if (!strcmp(a, "--out")) {
+            out = v;
+        } else {
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        }
+    }
+    if (!out) return cli_usage_error(cmd, "--out is required");
+    dr_synth_clip *clip = malloc(sizeof *clip);
+    if (!clip) return cli_fail(cmd, "out of memory");
+    dr_err err = {0};
+    int rc = dr_synth_generate((uint64_t)seed, (uint64_t)index, &opt, clip, NULL, &err);
+    if (rc) {
+        free(clip);
+        return cli_usage_error(cmd, "%s", err.msg);
+    }
+    dr_pose_seq seq = {.num_frames = DR_CLIP_FRAMES, .fps = DR_CLIP_FPS, .width = DR_CANVAS_WIDTH,
+                       .height = DR_CANVAS_HEIGHT, .frames = clip->frames};
+    dr_image img;
+    rc = dr_pose_contact_sheet(&seq, (int)cells, DR_CANVAS_WIDTH / 2, DR_CANVAS_HEIGHT / 2, true, &img, &err);
+    if (!rc) {
+        rc = dr_png_write(out, &img, &err);
+        dr_image_free(&img);
+    }
+    if (!rc) printf("%s\n", clip->prompt);
+    free(clip);
+    return rc ? cli_fail_err(cmd, &err) : CLI_EXIT_OK;
+}
+
 int dr_cmd_data(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         data_usage(argc < 2 ? stderr : stdout);
@@ -207,6 +398,8 @@ int dr_cmd_data(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "synth")) return data_synth(argc - 1, argv + 1);
     if (!strcmp(argv[1], "stats")) return data_stats(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "import-bvh")) return dr_cmd_data_import_bvh(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "preview")) return data_preview(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "import")) return data_import(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "import-bvh")) return dr_cmd_data_import_bvh(argc - 1, argv + 1); /* cmd_import.c */
     return cli_usage_error("data", "unknown subcommand '%s'", argv[1]);
 }

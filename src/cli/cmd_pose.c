@@ -123,26 +123,47 @@ static void render_usage(FILE *f) {
 
 static int render_frames_dir(const char *cmd, const dr_pose_seq *seq, const char *out, int w, int h, bool quiet) {
     dr_err err = {0};
-    char tmp[4096], path[4200];
+    char tmp[4096];
     if (dr_tmpdir_create(out, tmp, sizeof tmp, &err)) return cli_fail_err(cmd, &err);
     dr_dir_default_mode(tmp);
-    dr_image img;
-    if (dr_image_alloc(&img, w, h)) {
-        dr_rm_rf(tmp);
-        return cli_fail(cmd, "out of memory");
-    }
     dr_progress prog;
     dr_progress_begin(&prog, "render png", 0, seq->num_frames, quiet);
-    int rc = DR_OK;
-    for (int f = 0; f < seq->num_frames && !rc; f++) {
-        dr_render_pose(&img, &seq->frames[f], seq->width, seq->height);
-        snprintf(path, sizeof path, "%s/frame_%06d.png", tmp, f);
-        rc = dr_png_write(path, &img, &err);
-        dr_progress_update(&prog, f + 1, NULL);
+    int failed = 0;
+    bool err_set = false;
+    long done = 0;
+    /* Frames are independent: each thread draws and compresses its own. */
+#pragma omp parallel
+    {
+        dr_image img;
+        dr_err terr = {0};
+        int trc = dr_image_alloc(&img, w, h) ? dr_err_set(&terr, DR_ENOMEM, "out of memory") : DR_OK;
+#pragma omp for schedule(dynamic, 4)
+        for (int f = 0; f < seq->num_frames; f++) {
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (trc || stop) continue;
+            char path[4200];
+            dr_render_pose(&img, &seq->frames[f], seq->width, seq->height);
+            snprintf(path, sizeof path, "%s/frame_%06d.png", tmp, f);
+            trc = dr_png_write(path, &img, &terr);
+            if (trc) {
+#pragma omp atomic write
+                failed = 1; /* the other threads stop at their next frame */
+            }
+#pragma omp critical(render_progress)
+            dr_progress_update(&prog, ++done, NULL);
+        }
+        if (trc) {
+#pragma omp atomic write
+            failed = 1;
+#pragma omp critical(render_error)
+            if (!err_set) err = terr, err_set = true;
+        }
+        dr_image_free(&img);
     }
-    dr_image_free(&img);
-    if (!rc) rc = dr_tmpdir_commit(tmp, out, &err);
-    if (rc) {
+    if (!failed && dr_tmpdir_commit(tmp, out, &err)) failed = 1;
+    if (failed) {
         dr_rm_rf(tmp);
         return cli_fail_err(cmd, &err);
     }

@@ -12,10 +12,12 @@ typedef struct trainer {
 } trainer;
 
 static const trainer trainers[] = {
-    /* {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"}, ... */
     {"tokenizer", dr_cmd_train_tokenizer, "the byte-level BPE text tokenizer"},
+    {"llm", dr_cmd_train_llm, "DirectorLLM, the Llama 3 pose-token writer"},
+    {"rvq", dr_cmd_train_rvq, "the residual VQ-VAE pose tokenizer"},
     {"textenc", dr_cmd_train_textenc, "the CLIP-architecture text encoder (contrastive, against motion)"},
     {"interp", dr_cmd_train_interp, "the pose diffusion interpolator (20 key frames -> 200 frames)"},
+    {"eval", dr_cmd_train_eval, "the text-motion evaluator of director eval"},
     {NULL, NULL, NULL},
 };
 

@@ -15,11 +15,17 @@ typedef struct command {
 
 /* Keep in the order a user meets them. */
 static const command commands[] = {
-    {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
+    {"generate", dr_cmd_generate, "prompt -> poses -> videos (the DirectorLLM pipeline)"},
+    {"llm", dr_cmd_llm, "DirectorLLM: generate pose tokens for a prompt"},
+    {"rvq", dr_cmd_rvq, "pose tokens: encode, decode and evaluate with the residual VQ-VAE"},
     {"interp", dr_cmd_interp, "densify 20 key-frame poses to 200 frames (pose diffusion); interp eval"},
-    {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
-    {"version", dr_cmd_version, "print the version and the compute backend"},
+    {"pose", dr_cmd_pose, "render skeleton frames / video, convert pose formats"},
     {"data", dr_cmd_data, "make, inspect and import training datasets (synth, stats, import)"},
+    {"train", dr_cmd_train, "train a model (tokenizer, rvq, llm, textenc, interp, eval)"},
+    {"eval", dr_cmd_eval, "score the models on the test split (docs/RESULTS.md)"},
+    {"export", dr_cmd_export, "export DirectorLLM to GGUF (llama.cpp) or Hugging Face"},
+    {"tokenize", dr_cmd_tokenize, "show the token ids of a text or prompt"},
+    {"version", dr_cmd_version, "print the version and the compute backend"},
 };
 
 static void usage(FILE *f) {

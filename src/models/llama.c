@@ -562,9 +562,17 @@ static void session_chunk(dr_llama_session *s, const int *ids, int Tc) {
 }
 
 int dr_llama_session_step(dr_llama_session *s, const int *tokens, int T, const float **logits, dr_err *err) {
+    return dr_llama_session_step_range(s, tokens, T, 0, s->m->cfg.vocab_size, logits, err);
+}
+
+int dr_llama_session_step_range(dr_llama_session *s, const int *tokens, int T, int lo, int hi, const float **logits,
+                                dr_err *err) {
     const dr_llama *m = s->m;
     const dr_llama_config *c = &m->cfg;
     if (T <= 0) return dr_err_set(err, DR_EINVAL, "llm session: no tokens");
+    if (lo < 0 || hi > c->vocab_size || lo >= hi)
+        return dr_err_set(err, DR_ERANGE, "llm session: logit range [%d, %d) outside the vocabulary [0, %d)", lo, hi,
+                          c->vocab_size);
     if (s->len + T > s->max_len)
         return dr_err_set(err, DR_ERANGE, "llm session: %d + %d tokens exceed the session length %d", s->len, T,
                           s->max_len);
@@ -579,7 +587,9 @@ int dr_llama_session_step(dr_llama_session *s, const int *tokens, int T, const f
         session_chunk(s, s->ids, Tc);
     }
     dr_rmsnorm_forward(s->xn, s->rstd, s->last, m->final_norm, s->batch, c->dim, c->norm_eps);
-    dr_linear_forward(s->logits, s->xn, m->lm_head, NULL, s->batch, c->dim, c->vocab_size);
+    /* rows lo..hi-1 of the head are contiguous: a constrained step reads one codebook's
+     * rows only, a fraction of the largest matrix of the model */
+    dr_linear_forward(s->logits, s->xn, m->lm_head + (long)lo * c->dim, NULL, s->batch, c->dim, hi - lo);
     *logits = s->logits;
     return DR_OK;
 }
@@ -706,17 +716,20 @@ int dr_llama_generate_pose(const dr_llama *m, const int *prompt, int n_prompt, i
         row[prefix - 1] = dr_llama_special(c, DR_LLAMA_POSE_BEGIN);
         rngs[j] = dr_rng_fork(seed, (uint64_t)j);
     }
+    /* every step computes only the logits of the codebook the next slot may take */
     const float *logits;
-    if ((rc = dr_llama_session_step(&s, feed, prefix, &logits, err)) != DR_OK) goto done;
+    int lo, hi;
+    dr_llama_pose_slot_range(c, 0, &lo, &hi);
+    if ((rc = dr_llama_session_step_range(&s, feed, prefix, lo, hi, &logits, err)) != DR_OK) goto done;
     for (int slot = 0; slot < slots; slot++) {
-        int lo, hi;
-        dr_llama_pose_slot_range(c, slot, &lo, &hi);
         for (int j = 0; j < n_samples; j++) {
-            int tok = dr_llama_sample(logits + (long)j * c->vocab_size, lo, hi, sp, &rngs[j], work);
-            codes[(long)j * slots + slot] = tok - lo;
-            feed[j] = tok;
+            int code = dr_llama_sample(logits + (long)j * (hi - lo), 0, hi - lo, sp, &rngs[j], work);
+            codes[(long)j * slots + slot] = code;
+            feed[j] = lo + code;
         }
-        if (slot + 1 < slots && (rc = dr_llama_session_step(&s, feed, 1, &logits, err)) != DR_OK) goto done;
+        if (slot + 1 == slots) break;
+        dr_llama_pose_slot_range(c, slot + 1, &lo, &hi);
+        if ((rc = dr_llama_session_step_range(&s, feed, 1, lo, hi, &logits, err)) != DR_OK) goto done;
     }
 done:
     free(feed);

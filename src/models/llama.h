@@ -167,6 +167,9 @@ void dr_llama_session_reset(dr_llama_session *s);
  * and return the logits of the last one, [batch, V] (owned by the session, valid until
  * the next call). T = 1 is a decoding step; T > 1 a prefill (processed in chunks). */
 int dr_llama_session_step(dr_llama_session *s, const int *tokens, int T, const float **logits, dr_err *err);
+/* The same, computing only the logits of ids [lo, hi): *logits is [batch, hi - lo]. */
+int dr_llama_session_step_range(dr_llama_session *s, const int *tokens, int T, int lo, int hi, const float **logits,
+                                dr_err *err);
 
 /* ---- sampling ----
  * temperature 0 = greedy (argmax; ties to the lowest id); top_k 0 = off; top_p 1 = off. */

@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "models/llama_lora.h"
 #include "nn/optim.h"
 
 /* ---- examples ---------------------------------------------------------------------- */
@@ -179,8 +180,11 @@ int dr_llm_train(dr_llama *m, const dr_llm_data *train, const dr_llm_data *val, 
     if (!train || train->count == 0) return dr_err_set(err, DR_EINVAL, "llm train: no training examples");
     if (o->batch <= 0 || o->accum <= 0 || o->steps <= 0 || start_step < 0 || !(o->lr > 0.0f))
         return dr_err_set(err, DR_EINVAL, "llm train: batch, accum, steps and lr must be positive");
-    if (dr_params_alloc_grad(&m->params) || dr_params_alloc_optim(&m->params))
+    if (o->lora && (o->checkpoint || start_step != 0))
+        return dr_err_set(err, DR_EINVAL, "llm train: LoRA runs neither write checkpoints nor resume");
+    if (dr_params_alloc_grad(&m->params) || (!o->lora && dr_params_alloc_optim(&m->params)))
         return dr_err_set(err, DR_ENOMEM, "llm train: out of memory for gradients and optimizer state");
+    if (o->lora) dr_llama_lora_apply(o->lora);
     const int B = o->batch;
     const int T = train->max_len - 1;
     int *inputs = malloc(sizeof(int) * (size_t)B * T), *targets = malloc(sizeof(int) * (size_t)B * T);
@@ -220,9 +224,14 @@ int dr_llm_train(dr_llama *m, const dr_llm_data *train, const dr_llm_data *val, 
             rc = dr_err_set(err, DR_ERANGE, "llm train: the loss is %g at step %ld (lower --lr?)", loss, step + 1);
             goto done;
         }
-        if (o->grad_clip > 0.0f) dr_clip_grad_norm(m->params.grad, m->params.total, o->grad_clip);
         float lr = dr_lr_schedule(step, o->warmup, o->steps, o->lr, o->lr_min);
-        dr_adamw_step(&m->params, lr, (int)(step + 1), &adam);
+        if (o->lora) {
+            if ((rc = dr_llama_lora_step(o->lora, lr, (int)(step + 1), &adam, o->grad_clip, NULL, err)) != DR_OK)
+                goto done;
+        } else {
+            if (o->grad_clip > 0.0f) dr_clip_grad_norm(m->params.grad, m->params.total, o->grad_clip);
+            dr_adamw_step(&m->params, lr, (int)(step + 1), &adam);
+        }
 
         const bool last = step + 1 == end;
         if (val && val->count > 0 && (last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0))) {
@@ -267,4 +276,27 @@ int dr_llm_load_checkpoint(dr_llama *m, const char *path, long *step, dr_err *er
     free(state);
     if (rc) dr_llama_free(m);
     return rc;
+}
+
+/* ---- tokenizer glue ---------------------------------------------------------------------- */
+
+int dr_llm_check_tokenizer(const dr_llama_config *cfg, const dr_tokenizer *tok, const char *tok_path, dr_err *err) {
+    static const char *const names[DR_LLAMA_NUM_SPECIALS] = {DR_TOKEN_BEGIN, DR_TOKEN_END, DR_TOKEN_POSE_BEGIN,
+                                                             DR_TOKEN_POSE_END, DR_TOKEN_PAD};
+    if (dr_tokenizer_text_vocab_size(tok) != cfg->n_text)
+        return dr_err_set(err, DR_EFORMAT, "%s: %d text tokens, but the model was built for %d", tok_path,
+                          dr_tokenizer_text_vocab_size(tok), cfg->n_text);
+    for (int i = 0; i < DR_LLAMA_NUM_SPECIALS; i++) {
+        int id = dr_tokenizer_special_id(tok, names[i]);
+        if (id != dr_llama_special(cfg, i))
+            return dr_err_set(err, DR_EFORMAT, "%s: %s has id %d, the model expects %d", tok_path, names[i], id,
+                              dr_llama_special(cfg, i));
+    }
+    return DR_OK;
+}
+
+int dr_llm_encode_prompt(const dr_tokenizer *tok, const char *text, int *ids, int max_ids, int *n_ids, dr_err *err) {
+    /* the tokenizer writes int32_t ids; int is 32 bits on every platform director builds on */
+    _Static_assert(sizeof(int) == sizeof(int32_t), "int must be 32 bits");
+    return dr_tokenizer_encode(tok, text, strlen(text), 0, (int32_t *)ids, max_ids, n_ids, err);
 }

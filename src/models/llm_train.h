@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "models/llama.h"
+#include "models/tokenizer.h"
 
 /* Built sequences, concatenated. */
 typedef struct dr_llm_data {
@@ -54,6 +55,10 @@ typedef struct dr_llm_train_opts {
     const char *checkpoint; /* checkpoint path, or NULL for none */
     uint64_t seed;          /* batch order */
     bool quiet;             /* no progress lines */
+    struct dr_llama_lora *lora; /* NULL: train every parameter. Else LoRA (models/llama_lora.h):
+                                   only the adapters attached to the model (and, per their
+                                   options, the embedding and head) train, the base has no
+                                   optimizer state; no checkpoint is written (no resume) */
 } dr_llm_train_opts;
 
 dr_llm_train_opts dr_llm_train_default_opts(void);
@@ -78,5 +83,13 @@ int dr_llm_train(dr_llama *m, const dr_llm_data *train, const dr_llm_data *val, 
 
 /* Rebuild a model and its optimizer state from a checkpoint; *step gets its step. */
 int dr_llm_load_checkpoint(dr_llama *m, const char *path, long *step, dr_err *err);
+
+/* ---- tokenizer glue (shared by training and generation) ---- */
+
+/* Check that a tokenizer has the model's layout: text vocabulary of cfg->n_text tokens
+ * and the 5 specials at n_text + DR_LLAMA_BOS... (error names the first mismatch). */
+int dr_llm_check_tokenizer(const dr_llama_config *cfg, const dr_tokenizer *tok, const char *tok_path, dr_err *err);
+/* Tokenize a subject prompt as text only (special-token strings in it stay plain text). */
+int dr_llm_encode_prompt(const dr_tokenizer *tok, const char *text, int *ids, int max_ids, int *n_ids, dr_err *err);
 
 #endif

@@ -284,6 +284,7 @@ int dr_prompt_unknown_words(const dr_wordlist *wl, const char *text, char ***wor
     size_t len = strlen(text);
     const uint8_t *u = (const uint8_t *)text;
     if (dr_utf8_validate(u, len) != len) return dr_err_set(err, DR_EFORMAT, "text is not valid UTF-8");
+    if (wl->n == 0) return DR_OK; /* no word list: no basis for a warning */
     char **out = NULL, *w = malloc(len + 1);
     int n = 0, cap = 0;
     if (!w) return dr_err_set(err, DR_ENOMEM, "out of memory");

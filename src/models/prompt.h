@@ -50,7 +50,8 @@ bool dr_wordlist_contains(const dr_wordlist *wl, const char *word, size_t len);
 
 /* The words of `text` (maximal letter runs, ASCII lower-cased) that are not in wl, each once,
  * in order of first appearance, as a malloc'd array of malloc'd strings (free with
- * dr_words_free). An empty wl knows nothing, so the caller should skip the check then. */
+ * dr_words_free). An empty wl (a tokenizer that was not trained by director) means the
+ * training words are unknown: then nothing is reported. */
 int dr_prompt_unknown_words(const dr_wordlist *wl, const char *text, char ***words, int *n_words, dr_err *err);
 void dr_words_free(char **words, int n);
 

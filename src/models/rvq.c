@@ -1041,8 +1041,16 @@ int dr_rvq_tokens_read(const char *path, int **tokens, int *num_keyframes, int *
     size_t size = 0;
     int rc = dr_read_file(path, 64u << 20, &text, &size, err);
     if (rc) return rc;
-    cJSON *root = cJSON_ParseWithLength(text, size);
+    rc = dr_rvq_tokens_parse(text, size, path, tokens, num_keyframes, depth, codebook_size, err);
     free(text);
+    return rc;
+}
+
+int dr_rvq_tokens_parse(const char *text, size_t size, const char *path, int **tokens, int *num_keyframes,
+                        int *depth, int *codebook_size, dr_err *err) {
+    *tokens = NULL;
+    int rc = DR_OK;
+    cJSON *root = cJSON_ParseWithLength(text, size);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return dr_err_set(err, DR_EFORMAT, "%s: not a JSON object", path);

@@ -17,6 +17,7 @@
 #define DIRECTOR_MODELS_RVQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -145,5 +146,8 @@ int dr_rvq_tokens_write(const char *path, const int *tokens, int num_keyframes, 
  * against the file's codebook_size. */
 int dr_rvq_tokens_read(const char *path, int **tokens, int *num_keyframes, int *depth, int *codebook_size,
                        dr_err *err);
+/* The same from memory; `name` names the input in errors. */
+int dr_rvq_tokens_parse(const char *text, size_t len, const char *name, int **tokens, int *num_keyframes, int *depth,
+                        int *codebook_size, dr_err *err);
 
 #endif

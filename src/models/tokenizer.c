@@ -194,8 +194,8 @@ struct dr_tokenizer {
     int32_t byte_id[256];
     bool ignore_merges;
     uint8_t added_first[256];  /* 1 when some added token starts with this byte */
-    int added_lens[64];        /* distinct added-token lengths, longest first */
-    int n_added_lens;
+    int *added_lens;           /* distinct added-token lengths, longest first */
+    int n_added_lens, cap_added_lens;
     strtab words;              /* training words, sorted */
 };
 
@@ -248,7 +248,12 @@ static int tok_register_added(dr_tokenizer *tok, int id) {
     tok->added_first[(uint8_t)s[0]] = 1;
     for (int i = 0; i < tok->n_added_lens; i++)
         if (tok->added_lens[i] == (int)n) return DR_OK;
-    if (tok->n_added_lens == (int)(sizeof tok->added_lens / sizeof tok->added_lens[0])) return DR_ERANGE;
+    if (tok->n_added_lens == tok->cap_added_lens) {
+        int cap = tok->cap_added_lens ? tok->cap_added_lens * 2 : 16;
+        int *lens = realloc(tok->added_lens, sizeof *lens * (size_t)cap);
+        if (!lens) return DR_ENOMEM;
+        tok->added_lens = lens, tok->cap_added_lens = cap;
+    }
     int i = tok->n_added_lens++;
     while (i > 0 && tok->added_lens[i - 1] < (int)n) tok->added_lens[i] = tok->added_lens[i - 1], i--;
     tok->added_lens[i] = (int)n;
@@ -280,7 +285,7 @@ void dr_tokenizer_free(dr_tokenizer *tok) {
     strmap_free(&tok->text_map);
     strmap_free(&tok->added_map);
     free(tok->merges.slots);
-    free(tok->merge_left), free(tok->merge_right), free(tok->kind);
+    free(tok->merge_left), free(tok->merge_right), free(tok->kind), free(tok->added_lens);
     free(tok);
 }
 
@@ -319,6 +324,32 @@ bool dr_tokenizer_is_special(const dr_tokenizer *tok, int id) {
     return id >= 0 && id < tok->tokens.n && (tok->kind[id] & KIND_SPECIAL);
 }
 
+bool dr_tokenizer_is_added(const dr_tokenizer *tok, int id) {
+    return id >= 0 && id < tok->tokens.n && (tok->kind[id] & KIND_ADDED);
+}
+
+int dr_tokenizer_token_string(const dr_tokenizer *tok, int id, char *buf, size_t size) {
+    if (id < 0 || id >= tok->tokens.n || size == 0) return -1;
+    size_t n;
+    const char *s = strtab_get(&tok->tokens, id, &n);
+    if (!(tok->kind[id] & KIND_TEXT)) { /* added token: its content as it is */
+        if (n + 1 > size) return -1;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        return (int)n;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t tmp[4];
+        int l = dr_utf8_encode(byte_to_char((uint8_t)s[i]), tmp);
+        if (k + (size_t)l + 1 > size) return -1;
+        memcpy(buf + k, tmp, (size_t)l);
+        k += (size_t)l;
+    }
+    buf[k] = 0;
+    return (int)k;
+}
+
 int dr_tokenizer_add_token(dr_tokenizer *tok, const char *content, bool special, int *id, dr_err *err) {
     size_t n = strlen(content);
     if (!n || dr_utf8_validate((const uint8_t *)content, n) != n)
@@ -328,7 +359,7 @@ int dr_tokenizer_add_token(dr_tokenizer *tok, const char *content, bool special,
     int r = tok_append(tok, content, n, (uint8_t)(KIND_ADDED | (special ? KIND_SPECIAL : 0)));
     if (r < 0) return dr_err_set(err, r, "cannot add token '%s': %s", content, dr_err_name(r));
     int rc = tok_register_added(tok, r);
-    if (rc) return dr_err_set(err, rc, "cannot add token '%s': too many distinct added-token lengths", content);
+    if (rc) return dr_err_set(err, rc, "cannot add token '%s': out of memory", content);
     if (id) *id = r;
     return DR_OK;
 }

@@ -114,6 +114,13 @@ int dr_tokenizer_merge(const dr_tokenizer *tok, int rank, int *left, int *right)
 /* The bytes of token id (raw text: byte-level mapping undone), not NUL-terminated; NULL for a
  * bad id. */
 const char *dr_tokenizer_token(const dr_tokenizer *tok, int id, size_t *len);
+/* The token as tokenizer.json and GGUF's tokenizer.ggml.tokens spell it: the byte-level string
+ * ("Ġworld") for a text token, the content for an added token. Writes a NUL-terminated string
+ * into buf (4 * len + 1 bytes always suffice) and returns its length, or -1 for a bad id or a
+ * buffer too small. */
+int dr_tokenizer_token_string(const dr_tokenizer *tok, int id, char *buf, size_t size);
+/* True for added tokens (special or not): GGUF token type "control"/"user defined". */
+bool dr_tokenizer_is_added(const dr_tokenizer *tok, int id);
 /* The id of a token given by its raw bytes (text vocab or added token), or -1. */
 int dr_tokenizer_token_id(const dr_tokenizer *tok, const char *bytes, size_t len);
 /* The id of an added token by its content ("<|pose_begin|>"), or -1. */

@@ -77,6 +77,7 @@ typedef struct dr_synth_clip {
     float height_m;      /* subject height */
     char subject_kind[32]; /* "young woman", "boy", ... */
     char place[32];        /* "field", "beach", ... (the place key) */
+    char variant[24];      /* how the action is done when it varies: "couch", "one_knee", "forward", ... ("" otherwise) */
     char subject[256];     /* subject-level prompt: the first sentence */
     char prompt[1536];     /* full prompt */
 } dr_synth_clip;

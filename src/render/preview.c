@@ -37,7 +37,7 @@ static const named_color colors[] = {
 
 /* Hair colours differ from fabric colours of the same name. */
 static const named_color hair_colors[] = {
-    {"black", 25, 22, 22},     {"brown", 90, 55, 30},   {"blonde", 220, 190, 110}, {"blond", 220, 190, 110},
+    {"black", 25, 22, 22},     {"brown", 90, 55, 30},   {"blonde", 238, 205, 95},  {"blond", 238, 205, 95},
     {"red", 160, 60, 30},      {"ginger", 180, 80, 35}, {"auburn", 130, 55, 30},   {"gray", 160, 160, 160},
     {"grey", 160, 160, 160},   {"white", 225, 225, 225}, {"silver", 200, 200, 205}, {"dark", 45, 32, 25},
     {"light", 180, 140, 90},
@@ -73,6 +73,7 @@ static const garment garments[] = {
     {"uniform", G_TOP, DR_SLEEVES_LONG},     {"suit", G_TOP, DR_SLEEVES_LONG},      {"kimono", G_DRESS, DR_SLEEVES_LONG},
     {"shorts", G_BOTTOM, DR_LEGWEAR_SHORTS}, {"pants", G_BOTTOM, DR_LEGWEAR_PANTS}, {"trousers", G_BOTTOM, DR_LEGWEAR_PANTS},
     {"jeans", G_BOTTOM, DR_LEGWEAR_PANTS},   {"leggings", G_BOTTOM, DR_LEGWEAR_PANTS}, {"joggers", G_BOTTOM, DR_LEGWEAR_PANTS},
+    {"windbreaker", G_TOP, DR_SLEEVES_LONG}, {"fleece", G_TOP, DR_SLEEVES_LONG}, {"parka", G_TOP, DR_SLEEVES_LONG},
     {"sweatpants", G_BOTTOM, DR_LEGWEAR_PANTS}, {"tights", G_BOTTOM, DR_LEGWEAR_PANTS}, {"slacks", G_BOTTOM, DR_LEGWEAR_PANTS},
     {"chinos", G_BOTTOM, DR_LEGWEAR_PANTS},  {"skirt", G_BOTTOM, DR_LEGWEAR_SKIRT}, {"dress", G_DRESS, DR_SLEEVES_NONE},
     {"gown", G_DRESS, DR_SLEEVES_NONE},      {"sundress", G_DRESS, DR_SLEEVES_NONE}, {"shoes", G_SHOES, 0},
@@ -101,6 +102,10 @@ static const scene_word scene_words[] = {
     {"forest", DR_SCENE_FOREST}, {"woods", DR_SCENE_FOREST},    {"jungle", DR_SCENE_FOREST},
     {"field", DR_SCENE_FIELD},   {"grass", DR_SCENE_FIELD},     {"grassy", DR_SCENE_FIELD},
     {"meadow", DR_SCENE_FIELD},  {"lawn", DR_SCENE_FIELD},      {"countryside", DR_SCENE_FIELD},
+    {"track", DR_SCENE_FIELD},   {"farmland", DR_SCENE_FIELD},  {"backyard", DR_SCENE_PARK},
+    {"playground", DR_SCENE_PARK}, {"trail", DR_SCENE_FOREST},  {"mountain", DR_SCENE_FOREST},
+    {"stairs", DR_SCENE_ROOM},   {"stairwell", DR_SCENE_ROOM},  {"staircase", DR_SCENE_ROOM},
+    {"cafe", DR_SCENE_ROOM},     {"ring", DR_SCENE_GYM},        {"ballroom", DR_SCENE_STUDIO},
 };
 
 static const char *const scene_names[DR_NUM_SCENES] = {"studio", "field", "park",  "beach", "room",
@@ -202,6 +207,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
     a->sleeves = DR_SLEEVES_SHORT;
     a->legwear = DR_LEGWEAR_PANTS;
     a->hair_style = DR_HAIR_SHORT;
+    a->headwear_color = dr_rgb_make(40, 50, 90);
     style->scene = DR_SCENE_STUDIO;
     if (!prompt || !*prompt) return;
 
@@ -213,6 +219,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
     if (has_word(ws, feminine, 8)) a->hair_style = DR_HAIR_LONG;
 
     int scene_at = ws->n;
+    bool barefoot = false;
     for (int i = 0; i < ws->n; i++) {
         const char *w = ws->w[i];
         /* Scene: the earliest place word wins. */
@@ -267,13 +274,14 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
             if (!strcmp(ws->w[i - 1], "short")) a->sleeves = DR_SLEEVES_SHORT;
         }
         if (!strcmp(w, "sleeveless")) a->sleeves = DR_SLEEVES_NONE;
-        if (!strcmp(w, "barefoot")) a->shoes = a->skin, a->named_shoes = true;
+        if (!strcmp(w, "barefoot")) barefoot = true;
         /* Hair. */
         if (!strcmp(w, "hair") || !strcmp(w, "haired")) {
             dr_rgb c;
             if (color_before(ws, i, hair_colors, (int)(sizeof hair_colors / sizeof hair_colors[0]), &c))
                 a->hair = c, a->named_hair = true;
-            if (word_before(ws, i, "long", 4)) a->hair_style = DR_HAIR_LONG;
+            if (word_before(ws, i, "long", 4) || word_before(ws, i, "length", 4) || word_before(ws, i, "braided", 4))
+                a->hair_style = DR_HAIR_LONG;
             if (word_before(ws, i, "short", 4) || word_before(ws, i, "cropped", 4)) a->hair_style = DR_HAIR_SHORT;
         }
         if (!strcmp(w, "ponytail") || !strcmp(w, "bun")) {
@@ -282,9 +290,23 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
             if (color_before(ws, i, hair_colors, (int)(sizeof hair_colors / sizeof hair_colors[0]), &c))
                 a->hair = c, a->named_hair = true;
         }
-        if (!strcmp(w, "bald")) a->hair_style = DR_HAIR_BALD, a->named_hair = true;
+        if (!strcmp(w, "bald") || (!strcmp(w, "head") && word_before(ws, i, "shaved", 2)))
+            a->hair_style = DR_HAIR_BALD, a->named_hair = true;
+        /* Headwear and sunglasses. */
+        int hw = !strcmp(w, "cap") || !strcmp(w, "hat") ? DR_HEADWEAR_CAP
+                 : !strcmp(w, "beanie")                   ? DR_HEADWEAR_BEANIE
+                 : !strcmp(w, "helmet")                   ? DR_HEADWEAR_HELMET
+                                                          : DR_HEADWEAR_NONE;
+        if (hw) {
+            a->headwear = hw;
+            dr_rgb c;
+            if (color_before(ws, i, colors, (int)(sizeof colors / sizeof colors[0]), &c)) a->headwear_color = c;
+        }
+        if (!strcmp(w, "sunglasses")) a->sunglasses = true;
+        if (!strcmp(w, "beard") || !strcmp(w, "stubble") || !strcmp(w, "goatee")) a->beard = true;
+        if (!strcmp(w, "mustache") || !strcmp(w, "moustache")) a->mustache = true;
         if (!strcmp(w, "blonde") || !strcmp(w, "blond")) {
-            if (!a->named_hair) a->hair = dr_rgb_make(220, 190, 110), a->named_hair = true;
+            if (!a->named_hair) a->hair = dr_rgb_make(238, 205, 95), a->named_hair = true;
         }
         if (!strcmp(w, "brunette") && !a->named_hair) a->hair = dr_rgb_make(90, 55, 30), a->named_hair = true;
         if (!strcmp(w, "redhead") && !a->named_hair) a->hair = dr_rgb_make(170, 70, 30), a->named_hair = true;
@@ -303,6 +325,7 @@ void dr_preview_style_from_prompt(dr_preview_style *style, const char *prompt) {
         }
     }
     if (!a->named_shoes && a->legwear == DR_LEGWEAR_SKIRT) a->shoes = dr_rgb_scale(a->bottom, 0.5f);
+    if (barefoot) a->shoes = a->skin, a->named_shoes = true; /* after the skin tone is known */
     free(ws);
 }
 
@@ -315,6 +338,8 @@ struct dr_preview {
     int width, height;
     float scale, off_x, off_y; /* pose canvas -> image */
     float body;                /* torso length in image pixels (median over the clip) */
+    float *frame_body;         /* per frame: the median over a one-second window */
+    int num_frames, canvas_w, canvas_h; /* the sequence it was made for */
     int horizon;
     dr_image background;
 };
@@ -515,7 +540,8 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
         return dr_err_set(err, DR_EINVAL, "preview: invalid pose sequence");
     dr_preview *pv = calloc(1, sizeof *pv);
     if (!pv) return dr_err_set(err, DR_ENOMEM, "out of memory");
-    pv->style = *style;
+    if (style) pv->style = *style;
+    else dr_preview_style_from_prompt(&pv->style, NULL); /* the defaults */
     if (pv->style.scene < 0 || pv->style.scene >= DR_NUM_SCENES) pv->style.scene = DR_SCENE_STUDIO;
     pv->width = width, pv->height = height;
     float sx = (float)width / (float)seq->width, sy = (float)height / (float)seq->height;
@@ -528,9 +554,17 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
         free(pv);
         return dr_err_set(err, DR_ENOMEM, "out of memory");
     }
+    pv->num_frames = seq->num_frames;
+    pv->canvas_w = seq->width, pv->canvas_h = seq->height;
+    pv->frame_body = malloc(sizeof(float) * (size_t)(seq->num_frames + 1));
+    if (!pv->frame_body) {
+        free(lengths), free(pv);
+        return dr_err_set(err, DR_ENOMEM, "out of memory");
+    }
     int n = 0;
     for (int f = 0; f < seq->num_frames; f++) {
         float l = torso_length(&seq->frames[f]);
+        pv->frame_body[f] = l; /* raw for now */
         if (l > 0) lengths[n++] = l;
     }
     if (n) {
@@ -539,13 +573,34 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
     } else {
         pv->body = 0.28f * (float)height; /* nothing to measure: an average figure */
     }
-    free(lengths);
     if (pv->body < 4) pv->body = 4;
     if (pv->body > (float)height) pv->body = (float)height;
+    /* Per frame: the median torso length within +-15 frames, so a person walking towards the
+     * camera grows while single-frame detection noise does not make limbs pulse. Frames with
+     * nothing measurable nearby use the clip median. */
+    float *raw = malloc(sizeof(float) * (size_t)(seq->num_frames + 1));
+    if (!raw) {
+        free(lengths), free(pv->frame_body), free(pv);
+        return dr_err_set(err, DR_ENOMEM, "out of memory");
+    }
+    memcpy(raw, pv->frame_body, sizeof(float) * (size_t)seq->num_frames);
+    for (int f = 0; f < seq->num_frames; f++) {
+        int k = 0;
+        for (int g = f - 15; g <= f + 15; g++)
+            if (g >= 0 && g < seq->num_frames && raw[g] > 0) lengths[k++] = raw[g];
+        float l = pv->body;
+        if (k) {
+            qsort(lengths, (size_t)k, sizeof *lengths, cmp_float);
+            l = lengths[k / 2] * pv->scale;
+        }
+        pv->frame_body[f] = fminf(fmaxf(l, 0.5f * pv->body), 2.0f * pv->body);
+    }
+    free(raw);
+    free(lengths);
     pv->horizon = (int)(height * (pv->style.scene == DR_SCENE_ROOM || pv->style.scene == DR_SCENE_GYM ? 0.6f : 0.52f));
     int rc = dr_image_alloc(&pv->background, width, height);
     if (rc) {
-        free(pv);
+        free(pv->frame_body), free(pv);
         return dr_err_set(err, rc, "out of memory for a %dx%d preview", width, height);
     }
     draw_background(pv);
@@ -556,22 +611,51 @@ int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_
 void dr_preview_free(dr_preview *pv) {
     if (!pv) return;
     dr_image_free(&pv->background);
+    free(pv->frame_body);
     free(pv);
 }
 
 /* Map a pose to image space and infer what can be inferred: the neck from the shoulders, a
  * missing hip from the other one. */
-static void pose_to_body(const dr_preview *pv, const dr_pose *pose, body *b) {
+static bool usable_kp(const dr_keypoint *k) { return finite_kp(k) && fabsf(k->x) < 1e6f && fabsf(k->y) < 1e6f; }
+
+/* Detectors drop keypoints for a frame or two; rather than let a forearm flicker out, take a
+ * missing keypoint from the nearest frames within NEIGHBOUR_FRAMES that have it: linear
+ * interpolation between one before and one after, or the nearest one when it is at most
+ * two frames away on one side only. */
+#define NEIGHBOUR_FRAMES 4
+static bool keypoint_from_neighbours(const dr_pose_seq *seq, int frame, int k, dr_keypoint *out) {
+    int before = -1, after = -1;
+    for (int d = 1; d <= NEIGHBOUR_FRAMES && before < 0; d++)
+        if (frame - d >= 0 && usable_kp(&seq->frames[frame - d].kp[k])) before = frame - d;
+    for (int d = 1; d <= NEIGHBOUR_FRAMES && after < 0; d++)
+        if (frame + d < seq->num_frames && usable_kp(&seq->frames[frame + d].kp[k])) after = frame + d;
+    if (before >= 0 && after >= 0) {
+        const dr_keypoint *a = &seq->frames[before].kp[k], *b = &seq->frames[after].kp[k];
+        float t = (float)(frame - before) / (float)(after - before);
+        *out = (dr_keypoint){a->x + (b->x - a->x) * t, a->y + (b->y - a->y) * t, 1};
+        return true;
+    }
+    int near = before >= 0 && frame - before <= 2 ? before : after >= 0 && after - frame <= 2 ? after : -1;
+    if (near < 0) return false;
+    *out = seq->frames[near].kp[k];
+    return true;
+}
+
+/* Map frame `frame` to image space and infer what can be inferred: keypoints from
+ * neighbouring frames, the neck from the shoulders, a missing hip from the other one, a
+ * missing elbow or knee halfway along its limb. */
+static void pose_to_body(const dr_preview *pv, float L, const dr_pose_seq *seq, int frame, body *b) {
+    const dr_pose *pose = &seq->frames[frame];
     for (int i = 0; i < DR_NUM_KEYPOINTS; i++) {
-        const dr_keypoint *k = &pose->kp[i];
-        b->ok[i] = finite_kp(k) && fabsf(k->x) < 1e6f && fabsf(k->y) < 1e6f;
-        b->p[i] = (dr_vec2){pv->off_x + k->x * pv->scale, pv->off_y + k->y * pv->scale};
+        dr_keypoint k = pose->kp[i];
+        b->ok[i] = usable_kp(&k) || keypoint_from_neighbours(seq, frame, i, &k);
+        b->p[i] = (dr_vec2){pv->off_x + k.x * pv->scale, pv->off_y + k.y * pv->scale};
     }
     if (!b->ok[DR_KP_NECK] && b->ok[DR_KP_RSHOULDER] && b->ok[DR_KP_LSHOULDER]) {
         b->p[DR_KP_NECK] = v_lerp(b->p[DR_KP_RSHOULDER], b->p[DR_KP_LSHOULDER], 0.5f);
         b->ok[DR_KP_NECK] = true;
     }
-    float L = pv->body;
     if (b->ok[DR_KP_RHIP] != b->ok[DR_KP_LHIP]) {
         int have = b->ok[DR_KP_RHIP] ? DR_KP_RHIP : DR_KP_LHIP, miss = have == DR_KP_RHIP ? DR_KP_LHIP : DR_KP_RHIP;
         int sh_have = have == DR_KP_RHIP ? DR_KP_RSHOULDER : DR_KP_LSHOULDER;
@@ -581,6 +665,15 @@ static void pose_to_body(const dr_preview *pv, const dr_pose *pose, body *b) {
         b->p[miss] = v_add(b->p[have], off);
         b->ok[miss] = true;
     }
+    static const uint8_t joints[4][3] = {{DR_KP_RSHOULDER, DR_KP_RELBOW, DR_KP_RWRIST},
+                                         {DR_KP_LSHOULDER, DR_KP_LELBOW, DR_KP_LWRIST},
+                                         {DR_KP_RHIP, DR_KP_RKNEE, DR_KP_RANKLE},
+                                         {DR_KP_LHIP, DR_KP_LKNEE, DR_KP_LANKLE}};
+    for (int j = 0; j < 4; j++)
+        if (!b->ok[joints[j][1]] && b->ok[joints[j][0]] && b->ok[joints[j][2]]) {
+            b->p[joints[j][1]] = v_lerp(b->p[joints[j][0]], b->p[joints[j][2]], 0.5f);
+            b->ok[joints[j][1]] = true;
+        }
 }
 
 typedef struct figure {
@@ -593,7 +686,8 @@ typedef struct figure {
     dr_vec2 neck, hip_mid;
     bool has_torso;
     int view;        /* 0 front, 1 back, 2 side */
-    int facing;      /* +1 facing image right, -1 left (side view) */
+    int facing;      /* +1 facing image right, -1 left (side and three-quarter views) */
+    bool turned;     /* a front view turned part-way to one side (three-quarter view) */
 } figure;
 
 enum { VIEW_FRONT, VIEW_BACK, VIEW_SIDE };
@@ -624,8 +718,8 @@ static void draw_arm(figure *f, int side /* 0 right, 1 left */) {
     int wr = side ? DR_KP_LWRIST : DR_KP_RWRIST;
     float L = f->L;
     float upper_t = a->sleeves == DR_SLEEVES_NONE ? 0 : a->sleeves == DR_SLEEVES_SHORT ? 0.5f : 1;
-    limb(f, sh, el, 0.11f * L, 0.088f * L, upper_t, a->top, a->skin);
-    limb(f, el, wr, 0.086f * L, 0.064f * L, a->sleeves == DR_SLEEVES_LONG ? 0.92f : 0, a->top, a->skin);
+    limb(f, sh, el, 0.125f * L, 0.098f * L, upper_t, a->top, a->skin);
+    limb(f, el, wr, 0.096f * L, 0.07f * L, a->sleeves == DR_SLEEVES_LONG ? 0.92f : 0, a->top, a->skin);
     if (f->b.ok[wr]) { /* the hand, continuing the forearm */
         dr_vec2 dir = f->b.ok[el] ? v_norm(v_sub(f->b.p[wr], f->b.p[el]), (dr_vec2){0, 1}) : (dr_vec2){0, 1};
         dr_vec2 c = v_add(f->b.p[wr], v_scale(dir, 0.08f * L));
@@ -640,8 +734,8 @@ static void draw_leg(figure *f, int side) {
     float L = f->L;
     float thigh_t = a->legwear == DR_LEGWEAR_PANTS ? 1 : a->legwear == DR_LEGWEAR_SHORTS ? 0.55f : 0;
     float shin_t = a->legwear == DR_LEGWEAR_PANTS ? 0.95f : 0;
-    limb(f, hp, kn, 0.16f * L, 0.12f * L, thigh_t, a->bottom, a->skin);
-    limb(f, kn, an, 0.115f * L, 0.08f * L, shin_t, a->bottom, a->skin);
+    limb(f, hp, kn, 0.185f * L, 0.135f * L, thigh_t, a->bottom, a->skin);
+    limb(f, kn, an, 0.13f * L, 0.09f * L, shin_t, a->bottom, a->skin);
     if (f->b.ok[an]) { /* the shoe: forward in a side view, foreshortened facing the camera */
         dr_vec2 toe;
         if (f->view == VIEW_SIDE) toe = (dr_vec2){(float)f->facing * 0.2f * L, 0.03f * L};
@@ -741,7 +835,7 @@ static bool head_geometry(const figure *f, dr_vec2 *centre, dr_vec2 *up) {
             up_axis = v_norm(d, up_axis);
             if (v_len(d) > 0.9f * L) c = v_add(b->p[DR_KP_NECK], v_scale(up_axis, 0.9f * L)); /* outlier guard */
         }
-        *centre = v_add(c, v_scale(up_axis, 0.03f * L));
+        *centre = v_add(c, v_scale(up_axis, 0.01f * L));
     } else if (b->ok[DR_KP_NECK]) {
         *centre = v_add(b->p[DR_KP_NECK], v_scale(up_axis, 0.36f * L));
     } else {
@@ -759,8 +853,8 @@ static void draw_long_hair_back(figure *f) {
     float L = f->L;
     dr_paint p = paint_of(f, a->hair, DR_SHADE_CYLINDER);
     dr_vec2 back = f->view == VIEW_SIDE ? (dr_vec2){-(float)f->facing * 0.12f * L, 0} : (dr_vec2){0, 0};
-    if (a->hair_style == DR_HAIR_LONG) {
-        dr_vec2 end = v_add(v_add(c, v_scale(up, -0.55f * L)), back);
+    if (a->hair_style == DR_HAIR_LONG) { /* hangs down the body, whatever the head's tilt */
+        dr_vec2 end = v_add(v_add(c, v_scale(f->axis, 0.55f * L)), back);
         dr_raster_capsule(f->img, v_add(c, back), end, 0.2f * L, 0.16f * L, &p);
     } else { /* tied at the back of the head, hanging down */
         dr_vec2 tie = v_add(v_add(c, v_scale(up, 0.04f * L)), v_scale(back, 1.3f));
@@ -769,18 +863,25 @@ static void draw_long_hair_back(figure *f) {
     }
 }
 
+/* The neck, drawn before the torso so the collar covers its base. */
+static void draw_neck(figure *f) {
+    const body *b = &f->b;
+    dr_vec2 c, up;
+    if (!b->ok[DR_KP_NECK] || !head_geometry(f, &c, &up)) return;
+    float L = f->L;
+    dr_paint neck = paint_of(f, f->pv->style.look.skin, DR_SHADE_CYLINDER);
+    dr_raster_capsule(f->img, v_add(b->p[DR_KP_NECK], v_scale(up, -0.05f * L)), v_add(c, v_scale(up, -0.1f * L)),
+                      0.085f * L, 0.075f * L, &neck);
+}
+
 static void draw_head(figure *f) {
     const dr_appearance *a = &f->pv->style.look;
     const body *b = &f->b;
     dr_vec2 c, up;
     if (!head_geometry(f, &c, &up)) return;
-    float L = f->L, rx = 0.19f * L, ry = 0.235f * L;
+    float L = f->L, rx = 0.215f * L, ry = 0.265f * L;
     float angle = atan2f(-up.x, up.y); /* the ellipse's y axis along the head's up */
     dr_paint skin = paint_of(f, a->skin, DR_SHADE_SPHERE), hair = paint_of(f, a->hair, DR_SHADE_SPHERE);
-    if (b->ok[DR_KP_NECK]) { /* neck */
-        dr_paint neck = paint_of(f, a->skin, DR_SHADE_CYLINDER);
-        dr_raster_capsule(f->img, b->p[DR_KP_NECK], v_add(c, v_scale(up, -0.1f * L)), 0.085f * L, 0.075f * L, &neck);
-    }
     if (a->hair_style == DR_HAIR_BALD) {
         dr_raster_ellipse(f->img, c, rx, ry, angle, &skin);
     } else if (f->view == VIEW_BACK) {
@@ -788,16 +889,48 @@ static void draw_head(figure *f) {
     } else {
         /* Hair as a slightly larger head behind; the face is a smaller ellipse shifted down (and
          * forward when seen from the side), so hair shows on top and at the back. */
-        dr_raster_ellipse(f->img, v_add(c, v_scale(up, 0.025f * L)), rx * 1.07f, ry * 1.04f, angle, &hair);
+        dr_raster_ellipse(f->img, v_add(c, v_scale(up, 0.035f * L)), rx * 1.08f, ry * 1.05f, angle, &hair);
         dr_vec2 fwd = f->view == VIEW_SIDE ? (dr_vec2){(float)f->facing * 0.045f * L, 0} : (dr_vec2){0, 0};
-        dr_vec2 fc = v_add(v_add(c, v_scale(up, -0.05f * L)), fwd);
+        dr_vec2 fc = v_add(v_add(c, v_scale(up, -0.06f * L)), fwd);
         dr_paint face = skin;
         face.outline = 0; /* the hairline should not look like a seam */
         dr_raster_ellipse(f->img, fc, rx * (f->view == VIEW_SIDE ? 0.85f : 0.9f), ry * 0.83f, angle, &face);
-        /* Eyes. */
+        /* Eyes, or sunglasses over them. */
         dr_paint eye = dr_paint_solid(dr_rgb_make(35, 30, 30), DR_SHADE_FLAT, 0);
+        float er = a->sunglasses ? 0.055f * L : 0.022f * L;
         for (int k = DR_KP_REYE; k <= DR_KP_LEYE; k++)
-            if (b->ok[k]) dr_raster_ellipse(f->img, b->p[k], 0.022f * L, 0.028f * L, angle, &eye);
+            if (b->ok[k]) dr_raster_ellipse(f->img, b->p[k], er, er * (a->sunglasses ? 0.8f : 1.25f), angle, &eye);
+    }
+    if (f->view != VIEW_BACK && (a->beard || a->mustache)) {
+        /* Facial hair in the hair colour: a beard round the jaw, a moustache under the nose. */
+        dr_vec2 fwd = f->view == VIEW_SIDE ? (dr_vec2){(float)f->facing * 0.06f * L, 0} : (dr_vec2){0, 0};
+        dr_paint fh = paint_of(f, dr_rgb_scale(a->hair, 0.9f), DR_SHADE_SPHERE);
+        fh.outline = 0;
+        if (a->beard)
+            dr_raster_ellipse(f->img, v_add(v_add(c, v_scale(up, -0.19f * L)), fwd), rx * 0.7f, ry * 0.32f, angle, &fh);
+        if (a->mustache) {
+            dr_vec2 m = b->ok[DR_KP_NOSE] ? v_add(b->p[DR_KP_NOSE], v_scale(up, -0.05f * L))
+                                          : v_add(v_add(c, v_scale(up, -0.1f * L)), fwd);
+            dr_raster_ellipse(f->img, m, 0.07f * L, 0.025f * L, angle, &fh);
+        }
+    }
+    if (a->headwear != DR_HEADWEAR_NONE) {
+        /* A dome over the top of the head; a cap adds a brim forward (sideways in a side view,
+         * a band across the forehead facing the camera). */
+        dr_paint hat = paint_of(f, a->headwear_color, DR_SHADE_SPHERE);
+        float lift = a->headwear == DR_HEADWEAR_BEANIE ? 0.15f : 0.175f;
+        dr_raster_ellipse(f->img, v_add(c, v_scale(up, lift * L)), rx * 1.1f, ry * 0.6f, angle, &hat);
+        if (a->headwear == DR_HEADWEAR_CAP && f->view != VIEW_BACK) {
+            dr_vec2 brim = v_add(c, v_scale(up, 0.045f * L));
+            dr_vec2 side = {-up.y, up.x}; /* across the head, towards image right when upright */
+            dr_paint flat = paint_of(f, dr_rgb_scale(a->headwear_color, 0.85f), DR_SHADE_CYLINDER);
+            if (f->view == VIEW_SIDE)
+                dr_raster_capsule(f->img, brim, v_add(brim, v_scale(side, (float)f->facing * 0.3f * L)), 0.035f * L,
+                                  0.03f * L, &flat);
+            else
+                dr_raster_capsule(f->img, v_sub(brim, v_scale(side, 0.2f * L)), v_add(brim, v_scale(side, 0.2f * L)),
+                                  0.03f * L, 0.03f * L, &flat);
+        }
     }
 }
 
@@ -828,11 +961,17 @@ static void find_view(figure *f) {
         dir = b->ok[DR_KP_REAR] ? 1 : -1;
     }
     f->facing = dir < 0 ? -1 : 1;
+    /* Facing the camera but with the nose well off the shoulder midline: turned part-way. */
+    if (f->view == VIEW_FRONT && b->ok[DR_KP_NOSE] && b->ok[DR_KP_NECK]) {
+        float off = b->p[DR_KP_NOSE].x - b->p[DR_KP_NECK].x;
+        f->turned = fabsf(off) > 0.12f * L;
+        f->facing = off < 0 ? -1 : 1;
+    }
 }
 
-static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img) {
-    figure f = {.pv = pv, .img = img, .L = pv->body};
-    pose_to_body(pv, pose, &f.b);
+static void draw_figure(const dr_preview *pv, const dr_pose_seq *seq, int frame, dr_image *img) {
+    figure f = {.pv = pv, .img = img, .L = frame < pv->num_frames ? pv->frame_body[frame] : pv->body};
+    pose_to_body(pv, f.L, seq, frame, &f.b);
     body *b = &f.b;
     float L = f.L;
     f.outline = fmaxf(0.9f, 0.018f * L);
@@ -866,18 +1005,23 @@ static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img
     int near = f.facing > 0 ? 0 : 1, far = 1 - near;
     switch (f.view) {
     case VIEW_FRONT:
+        /* Turned part-way (three-quarter view): the far arm goes behind the torso. */
         draw_long_hair_back(&f);
+        if (f.turned) draw_arm(&f, far);
         draw_leg(&f, 0), draw_leg(&f, 1);
+        draw_neck(&f);
         draw_torso(&f);
-        draw_arm(&f, 0), draw_arm(&f, 1);
+        if (f.turned) draw_arm(&f, near);
+        else draw_arm(&f, 0), draw_arm(&f, 1);
         draw_head(&f);
         break;
     case VIEW_BACK:
         draw_arm(&f, 0), draw_arm(&f, 1);
         draw_leg(&f, 0), draw_leg(&f, 1);
+        draw_neck(&f);
         draw_torso(&f);
+        draw_long_hair_back(&f); /* over the back, under the head's hair (and hat) */
         draw_head(&f);
-        draw_long_hair_back(&f);
         break;
     default:
         /* Both legs go behind the torso: the hip joint sits inside the pelvis, and a skirt must
@@ -886,6 +1030,7 @@ static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img
         draw_leg(&f, far);
         draw_leg(&f, near);
         draw_long_hair_back(&f);
+        draw_neck(&f);
         draw_torso(&f);
         draw_head(&f);
         draw_arm(&f, near);
@@ -893,18 +1038,29 @@ static void draw_figure(const dr_preview *pv, const dr_pose *pose, dr_image *img
     }
 }
 
+static int check_seq(const dr_preview *pv, const dr_pose_seq *seq, dr_err *err) {
+    if (seq->num_frames != pv->num_frames || seq->width != pv->canvas_w || seq->height != pv->canvas_h)
+        return dr_err_set(err, DR_EINVAL, "preview: made for %d frames on %dx%d, given %d frames on %dx%d",
+                          pv->num_frames, pv->canvas_w, pv->canvas_h, seq->num_frames, seq->width, seq->height);
+    return DR_OK;
+}
+
 int dr_preview_render_frame(const dr_preview *pv, const dr_pose_seq *seq, int frame, dr_image *img, dr_err *err) {
+    int rc = check_seq(pv, seq, err);
+    if (rc) return rc;
     if (frame < 0 || frame >= seq->num_frames)
         return dr_err_set(err, DR_ERANGE, "preview: frame %d outside 0..%d", frame, seq->num_frames - 1);
     if (!img->rgb || img->width != pv->width || img->height != pv->height)
         return dr_err_set(err, DR_EINVAL, "preview: image is %dx%d, expected %dx%d", img->width, img->height, pv->width,
                           pv->height);
     memcpy(img->rgb, pv->background.rgb, (size_t)pv->width * (size_t)pv->height * 3u);
-    draw_figure(pv, &seq->frames[frame], img);
+    draw_figure(pv, seq, frame, img);
     return DR_OK;
 }
 
 int dr_preview_render_all(const dr_preview *pv, const dr_pose_seq *seq, dr_image *frames, dr_err *err) {
+    int rc = check_seq(pv, seq, err);
+    if (rc) return rc;
     for (int i = 0; i < seq->num_frames; i++)
         if (!frames[i].rgb || frames[i].width != pv->width || frames[i].height != pv->height)
             return dr_err_set(err, DR_EINVAL, "preview: frame image %d is %dx%d, expected %dx%d", i, frames[i].width,
@@ -912,7 +1068,7 @@ int dr_preview_render_all(const dr_preview *pv, const dr_pose_seq *seq, dr_image
 #pragma omp parallel for schedule(dynamic, 4)
     for (int i = 0; i < seq->num_frames; i++) {
         memcpy(frames[i].rgb, pv->background.rgb, (size_t)pv->width * (size_t)pv->height * 3u);
-        draw_figure(pv, &seq->frames[i], &frames[i]);
+        draw_figure(pv, seq, i, &frames[i]);
     }
     return DR_OK;
 }

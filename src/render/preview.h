@@ -40,14 +40,18 @@ enum dr_scene {
 enum dr_sleeves { DR_SLEEVES_NONE = 0, DR_SLEEVES_SHORT, DR_SLEEVES_LONG };
 enum dr_legwear { DR_LEGWEAR_PANTS = 0, DR_LEGWEAR_SHORTS, DR_LEGWEAR_SKIRT };
 enum dr_hair_style { DR_HAIR_SHORT = 0, DR_HAIR_LONG, DR_HAIR_PONYTAIL, DR_HAIR_BALD };
+enum dr_headwear { DR_HEADWEAR_NONE = 0, DR_HEADWEAR_CAP, DR_HEADWEAR_BEANIE, DR_HEADWEAR_HELMET };
 
 /* What the person looks like. The `named_*` flags say which parts the prompt named (the rest
  * are defaults), for tests and for plan.json. */
 typedef struct dr_appearance {
-    dr_rgb skin, hair, top, bottom, shoes;
+    dr_rgb skin, hair, top, bottom, shoes, headwear_color;
     int sleeves;    /* dr_sleeves */
     int legwear;    /* dr_legwear */
     int hair_style; /* dr_hair_style */
+    int headwear;   /* dr_headwear */
+    bool sunglasses;
+    bool beard, mustache;
     bool named_skin, named_hair, named_top, named_bottom, named_shoes;
 } dr_appearance;
 
@@ -65,7 +69,8 @@ const char *dr_scene_name(int scene); /* "field", "beach", ... */
 typedef struct dr_preview dr_preview;
 
 /* Prepare a renderer for `seq` (its canvas maps into width x height, aspect kept, centred) in
- * `style`: draws the scene background and measures the body scale over the whole clip. */
+ * `style` (NULL: the defaults): draws the scene background and measures the body scale over
+ * the whole clip. */
 int dr_preview_create(dr_preview **out, const dr_preview_style *style, const dr_pose_seq *seq, int width, int height,
                       dr_err *err);
 void dr_preview_free(dr_preview *pv);

@@ -1,5 +1,6 @@
 /* body.c - the 3D kinematic body of the synthesizer: proportions, frames, the per-frame
  * solver (pelvis -> trunk -> head, two-bone IK for arms and legs) and held postures. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "pose/synth/synth_internal.h"
@@ -55,7 +56,7 @@ void body_sample(body *b, dr_rng *rng, bool child, bool female, float age_stoop)
     b->thigh = legs * tr;
     b->shin = legs * (1 - tr);
     b->leg = b->thigh + b->shin + b->ankle_h;
-    b->hip_w = (female ? 0.098f : 0.090f) * h * build;
+    b->hip_w = (female ? 0.080f : 0.074f) * h * build; /* OpenPose hips sit a little wider than the joints */
     b->shoulder_w = (female ? 0.112f : 0.128f) * h * build;
     b->torso = (0.820f - legfrac) * h * dr_rng_range(rng, 0.98f, 1.02f) - 0.01f * youth * h;
     float arm = (0.330f - 0.01f * youth) * h * dr_rng_range(rng, 0.97f, 1.03f);
@@ -92,11 +93,9 @@ static void two_bone(v3 root, v3 target, float l1, float l2, v3 hint, v3 *mid, v
     *end = v3add(root, v3scale(dir, dist));
 }
 
-void body_solve(const body *b, pose_spec *s, v3 J[DR_NUM_KEYPOINTS]) {
+float body_reach_drop(const body *b, const pose_spec *s) {
     frame3 fp = frame_roll(frame_pitch(frame_from_yaw(s->yaw), s->pel_pitch), s->pel_roll);
-    /* Reach guard: a planted foot must stay exactly on its target, so if the generator put
-     * the pelvis too high for the leg, lower the pelvis (root motion follows the feet). */
-    float reach = (b->thigh + b->shin) * 0.9995f;
+    float reach = (b->thigh + b->shin) * 0.9995f, drop = 0;
     for (int side = 0; side < 2; side++) {
         if (!s->contact[side]) continue;
         float sg = side == SIDE_R ? 1.0f : -1.0f;
@@ -105,9 +104,17 @@ void body_solve(const body *b, pose_spec *s, v3 J[DR_NUM_KEYPOINTS]) {
         float h2 = d.x * d.x + d.z * d.z;
         if (h2 + d.y * d.y > reach * reach && h2 < reach * reach) {
             float want = s->foot[side].y + sqrtf(reach * reach - h2);
-            if (want < hip.y) s->pelvis.y -= hip.y - want;
+            if (hip.y - want > drop) drop = hip.y - want;
         }
     }
+    return drop;
+}
+
+void body_solve(const body *b, pose_spec *s, v3 J[DR_NUM_KEYPOINTS]) {
+    frame3 fp = frame_roll(frame_pitch(frame_from_yaw(s->yaw), s->pel_pitch), s->pel_roll);
+    /* Reach guard: a planted foot must stay exactly on its target, so if the generator put
+     * the pelvis too high for the leg, lower the pelvis (root motion follows the feet). */
+    s->pelvis.y -= body_reach_drop(b, s);
     frame3 ft = frame_roll(frame_pitch(frame_yaw(fp, s->tr_twist), s->tr_pitch), s->tr_roll);
     frame3 fh = frame_roll(frame_pitch(frame_yaw(ft, s->hd_yaw), s->hd_pitch), s->hd_roll);
 
@@ -161,6 +168,25 @@ void body_solve(const body *b, pose_spec *s, v3 J[DR_NUM_KEYPOINTS]) {
         J[kh] = hip;
         J[kh + 1] = knee;
         J[kh + 2] = ankle;
+    }
+}
+
+void body_smooth_reach(const body *b, pose_spec *specs, int n) {
+    enum { SPREAD = 9 }; /* frames: 0.3 s either side */
+    float drop[DR_CLIP_FRAMES];
+    if (n > DR_CLIP_FRAMES) n = DR_CLIP_FRAMES;
+    bool any = false;
+    for (int i = 0; i < n; i++) drop[i] = body_reach_drop(b, &specs[i]), any |= drop[i] > 0;
+    if (!any) return;
+    /* envelope: max over neighbours of drop * smooth bump(distance) >= drop itself */
+    for (int i = 0; i < n; i++) {
+        float e = 0;
+        for (int j = i - SPREAD; j <= i + SPREAD; j++) {
+            if (j < 0 || j >= n || drop[j] <= 0) continue;
+            float w = 1.0f - ease((float)abs(i - j) / (SPREAD + 1));
+            if (drop[j] * w > e) e = drop[j] * w;
+        }
+        specs[i].pelvis.y -= e;
     }
 }
 

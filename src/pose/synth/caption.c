@@ -265,7 +265,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     case DR_ACT_RUNNING: {
-        static const char *const slow[] = {"running slowly", "running at an easy pace", "slowly running"};
+        static const char *const slow[] = {"running slowly", "running at a slow pace", "slowly running"};
         static const char *const nrm[] = {"running", "running", "out for a run, running"};
         static const char *const fast[] = {"running fast", "sprinting", "running quickly", "running at full speed"};
         x = sp == 0 ? PICK(rng, slow) : sp == 2 ? PICK(rng, fast) : PICK(rng, nrm);
@@ -328,9 +328,11 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     case DR_ACT_DANCING: {
-        static const char *const slow[] = {"dancing slowly", "slowly dancing", "dancing to slow music"};
-        static const char *const nrm[] = {"dancing", "dancing", "dancing to music"};
-        static const char *const fast[] = {"dancing energetically", "dancing quickly", "dancing to fast music"};
+        /* "dance" itself too: the paper's keyword filter looks for it */
+        static const char *const slow[] = {"dancing slowly", "slowly dancing", "dancing to slow music", "doing a slow dance"};
+        static const char *const nrm[] = {"dancing", "dancing", "dancing to music", "performing a dance routine", "doing a dance"};
+        static const char *const fast[] = {"dancing energetically", "dancing quickly", "dancing to fast music",
+                                           "doing a fast dance"};
         x = sp == 0 ? PICK(rng, slow) : sp == 2 ? PICK(rng, fast) : PICK(rng, nrm);
         break;
     }
@@ -372,7 +374,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
             static const char *const v[] = {"sitting on a couch", "sitting on a sofa", "relaxing on a couch"};
             x = PICK(rng, v);
         } else if (in->variant == VAR_SIT_BENCH) {
-            static const char *const v[] = {"sitting on a bench", "sitting on a park bench"};
+            static const char *const v[] = {"sitting on a bench", "sitting on a wooden bench"};
             x = PICK(rng, v);
         } else {
             static const char *const v[] = {"sitting on a chair", "sitting in a chair", "seated on a chair"};
@@ -412,7 +414,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         static const char *const sp_w[3] = {"slowly turning around", "turning around", "quickly turning around"};
         x = sp_w[sp];
         if (in->variant == VAR_TURN_TO_CAMERA) snprintf(buf, size, "%s to face the camera", x);
-        else if (in->variant == VAR_TURN_AWAY) snprintf(buf, size, "%s, away from the camera", x);
+        else if (in->variant == VAR_TURN_AWAY) snprintf(buf, size, "%s to face away from the camera", x);
         else snprintf(buf, size, "%s", x);
         return buf;
     }
@@ -454,6 +456,7 @@ static const char *action_phrase(dr_rng *rng, const caption_in *in, const pron *
         break;
     }
     }
+    if (strstr(x, "at the camera") && in->facing != DR_FACE_CAMERA) x = "waving"; /* only true facing the camera */
     if (strstr(x, "%s")) snprintf(buf, size, x, pr->poss);
     else snprintf(buf, size, "%s", x);
     return buf;
@@ -622,6 +625,20 @@ static void direction_sentence(dr_rng *rng, const caption_in *in, const pron *pr
     if (dr_rng_below(rng, 3) == 0) sb_printf(b, " %s stays in the same spot.", pr->Subj);
 }
 
+/* "a orange top" -> "an orange top", in place (the buffer has room: one byte per fix is
+ * checked against the size). */
+static void fix_articles(char *s, size_t size) {
+    size_t len = strlen(s);
+    for (size_t i = 0; i + 2 < len; i++) {
+        bool start = i == 0 || s[i - 1] == ' ';
+        if (!start || (s[i] != 'a' && s[i] != 'A') || s[i + 1] != ' ' || !strchr("aeiouAEIOU", s[i + 2])) continue;
+        if (len + 2 > size) return;
+        memmove(s + i + 2, s + i + 1, len - i); /* includes the terminator */
+        s[i + 1] = 'n';
+        len++;
+    }
+}
+
 void caption_write(dr_rng *rng, const caption_in *in, char *subject, size_t subject_size, char *prompt,
                    size_t prompt_size) {
     const kind *k = &kinds[in->kind];
@@ -656,6 +673,7 @@ void caption_write(dr_rng *rng, const caption_in *in, char *subject, size_t subj
         sb_printf(&sb, "%s %s %s %s.", PICK(rng, opener), subj_np, act, where);
     }
 
+    fix_articles(subject, subject_size);
     sbuf pb = {prompt, prompt_size, 0};
     prompt[0] = 0;
     sb_printf(&pb, "%s", subject);
@@ -686,4 +704,5 @@ void caption_write(dr_rng *rng, const caption_in *in, char *subject, size_t subj
                                         " The camera is stationary."};
         sb_printf(&pb, "%s", PICK(rng, f));
     }
+    fix_articles(prompt, prompt_size);
 }

@@ -119,11 +119,53 @@ static void seq_eval(const seq *s, float t, posture *out) {
             if (t < c + s->trans[i]) {
                 float u = (t - c) / s->trans[i];
                 posture_lerp(out, &s->key[i - 1], &s->key[i], ease2(u));
+                int moving = 0, stance = -1;
                 for (int side = 0; side < 2; side++) {
                     float dx = s->key[i].v[P_FOOT(side, 0)] - s->key[i - 1].v[P_FOOT(side, 0)];
                     float dz = s->key[i].v[P_FOOT(side, 2)] - s->key[i - 1].v[P_FOOT(side, 2)];
+                    if (sqrtf(dx * dx + dz * dz) > 1e-4f) moving++;
+                    else stance = side;
+                }
+                /* Feet move one at a time (both at once would be a jump): a single step
+                 * lifts a quarter of the way in; two steps take one half each. The weight
+                 * goes over the standing foot before the other lifts. */
+                bool upright = s->key[i - 1].v[P_PH] > 0.7f && s->key[i].v[P_PH] > 0.7f;
+                bool on_ground = s->key[i - 1].v[P_RFY] < 0.01f && s->key[i - 1].v[P_LFY] < 0.01f &&
+                                 s->key[i].v[P_RFY] < 0.01f && s->key[i].v[P_LFY] < 0.01f;
+                bool step = on_ground && (moving == 2 || (moving == 1 && upright));
+                for (int side = 0; side < 2; side++) {
+                    if (side == stance) continue;
+                    float dx = s->key[i].v[P_FOOT(side, 0)] - s->key[i - 1].v[P_FOOT(side, 0)];
+                    float dz = s->key[i].v[P_FOOT(side, 2)] - s->key[i - 1].v[P_FOOT(side, 2)];
                     float d = sqrtf(dx * dx + dz * dz);
-                    if (d > 1e-4f) out->v[P_FOOT(side, 1)] += fminf(0.12f, 0.25f * d + 0.03f) * sinf(SYN_PI * u);
+                    if (d <= 1e-4f) continue;
+                    float fu = u;
+                    if (step) { /* the foot travels over [0.25, 0.8] of its step window */
+                        float uu = moving == 1 ? u : clampf((u - 0.5f * (float)side) / 0.5f, 0, 1);
+                        fu = clampf((uu - 0.25f) / 0.55f, 0, 1);
+                    }
+                    for (int k = 0; k < 3; k++)
+                        out->v[P_FOOT(side, k)] = lerpf(s->key[i - 1].v[P_FOOT(side, k)], s->key[i].v[P_FOOT(side, k)], ease2(fu));
+                    out->v[P_FOOT(side, 1)] += fminf(0.12f, 0.4f * d) * sinf(SYN_PI * fu);
+                }
+                if (step && upright) {
+                    /* the weight goes over the standing foot before the other lifts; in a
+                     * two-foot step it passes from the left foot to the right one while both
+                     * are down (the right lands at u = 0.4, the left lifts at u = 0.625) */
+                    float w, sx, sz;
+                    if (moving == 1) {
+                        w = 0.8f * (u < 0.3f ? ease(u / 0.3f) : u < 0.8f ? 1.0f : 1.0f - ease((u - 0.8f) / 0.2f));
+                        sx = (stance == SIDE_R ? 1.0f : -1.0f) * out->v[P_FOOT(stance, 0)];
+                        sz = out->v[P_FOOT(stance, 2)];
+                    } else {
+                        w = 0.8f * (u < 0.15f ? ease(u / 0.15f) : u < 0.875f ? 1.0f : 1.0f - ease((u - 0.875f) / 0.125f));
+                        float t = ease((u - 0.42f) / 0.18f);
+                        sx = lerpf(-out->v[P_LFX], out->v[P_RFX], t);
+                        sz = lerpf(out->v[P_LFZ], out->v[P_RFZ], t);
+                    }
+                    out->v[P_PLAT] += w * (sx - out->v[P_PLAT]);
+                    out->v[P_PFWD] += w * (sz - out->v[P_PFWD]);
+                    out->v[P_PROLL] += (sx > out->v[P_PLAT] ? -0.06f : 0.06f) * w;
                 }
                 return;
             }
@@ -483,14 +525,25 @@ static void gen_yoga(motion_ctx *m, pose_spec *sp) {
     yoga_pose(m->b, 0, &p);
     posture_stand(m->b, &p);
     seq_add(&s, &p, 0, dr_rng_range(m->rng, 0.3f, 1.5f));
-    int last = -1;
-    while (seq_duration(&s) < 12 && s.n < SEQ_MAX) {
+    int last = -1, last_key = 0;
+    while (seq_duration(&s) < 12 && s.n < SEQ_MAX - 2) {
         int w = (int)dr_rng_below(m->rng, 8);
         if (w == last) continue;
         last = w;
         yoga_pose(m->b, w, &p);
         if (dr_rng_below(m->rng, 2)) posture_mirror(&p);
+        posture fold;
+        yoga_pose(m->b, 4, &fold);
+        /* between poses the flow passes through mountain pose (feet under the hips), and
+         * into and out of downward dog through a forward fold (hands reach the floor first) */
+        posture mountain;
+        posture_stand(m->b, &mountain);
+        if (last_key == 5 && w != 4) seq_add(&s, &fold, trans[m->speed], 0.3f);
+        if (last_key != 0 && last_key != 4 && w != 0 && !(last_key == 5 && w == 4))
+            seq_add(&s, &mountain, trans[m->speed], 0.2f);
+        if (w == 5 && s.n && memcmp(&s.key[s.n - 1], &fold, sizeof fold)) seq_add(&s, &fold, trans[m->speed], 0.3f);
         seq_add(&s, &p, trans[m->speed] * dr_rng_range(m->rng, 0.8f, 1.2f), hold[m->speed] * dr_rng_range(m->rng, 0.8f, 1.3f));
+        last_key = w;
     }
     idle id = idle_make(m->rng, 0.25f);
     specs_from_posture_fn(m, sp, &s, dr_rng_range(m->rng, 0, 1.0f), &id, false);
@@ -713,8 +766,8 @@ static void ground_keys(const body *b, posture k[4]) {
     set_arm(&k[2], 1, -0.5f, 0.25f, 0.15f, 0);
     posture_stand(b, &k[3]); /* lying on the back */
     k[3].v[P_PH] = 0.09f * b->height / L, k[3].v[P_PFWD] = -0.85f, k[3].v[P_PPITCH] = -1.52f, k[3].v[P_TPITCH] = 0;
-    set_foot(&k[3], 0, lat * 1.2f, 0, 0.08f);
-    set_foot(&k[3], 1, lat * 1.2f, 0, 0.08f);
+    set_foot(&k[3], 0, lat * 1.2f, 0, -0.03f); /* legs nearly straight, within reach */
+    set_foot(&k[3], 1, lat * 1.2f, 0, -0.03f);
     set_arm(&k[3], 0, 0.05f, 0.3f, 0.1f, 0);
     set_arm(&k[3], 1, 0.05f, 0.3f, 0.1f, 0);
     k[3].v[P_HPITCH] = 0.1f;
@@ -810,17 +863,25 @@ static void gen_throwing(motion_ctx *m, pose_spec *sp) {
     set_arm(&rel, 0, 2.3f, 0.9f, 0.5f, 0.3f);
     set_arm(&rel, 1, 0.2f, 0.4f, 0.6f, 0);
     rel.v[P_HYAW] = -0.4f;
+    posture plant = wind; /* the lead foot lands before the weight shifts onto it */
+    set_foot(&plant, 1, lat * 1.2f, 0, 0.55f);
+    plant.v[P_PFWD] = 0.02f, plant.v[P_YAW] = -0.55f, plant.v[P_TTWIST] = -0.4f;
     follow = rel;
     follow.v[P_TPITCH] = 0.55f, follow.v[P_YAW] = 0.45f, follow.v[P_TTWIST] = 0.45f;
     set_arm(&follow, 0, 0.9f, -0.4f, 0.4f, 0);
     follow.v[P_HYAW] = -0.5f;
+    posture settle = ready; /* weight back over the rear foot before the lead foot returns */
+    set_foot(&settle, 1, lat * 1.2f, 0, 0.55f);
+    settle.v[P_PFWD] = 0.0f;
     seq s = {0};
     seq_add(&s, &ready, 0, dr_rng_range(m->rng, 0.2f, 0.9f));
     for (int k = 0; k < 4; k++) {
-        seq_add(&s, &wind, 0.6f * slow, 0.25f * slow);
-        seq_add(&s, &rel, 0.2f * slow, 0.02f);
-        seq_add(&s, &follow, 0.25f * slow, 0.4f * slow);
-        seq_add(&s, &ready, 0.8f * slow, dr_rng_range(m->rng, 0.3f, 1.0f));
+        seq_add(&s, &wind, 0.6f * slow, 0.2f * slow);
+        seq_add(&s, &plant, 0.25f * slow, 0.02f);
+        seq_add(&s, &rel, 0.15f * slow, 0.02f);
+        seq_add(&s, &follow, 0.25f * slow, 0.35f * slow);
+        seq_add(&s, &settle, 0.5f * slow, 0.05f);
+        seq_add(&s, &ready, 0.45f * slow, dr_rng_range(m->rng, 0.3f, 1.0f));
     }
     m->cadence = 1.0f / seq_duration(&s) * 4;
     if (dr_rng_below(m->rng, 5) == 0) for (int i = 0; i < s.n; i++) posture_mirror(&s.key[i]); /* left-handed */
@@ -877,9 +938,10 @@ static void gen_lunges(motion_ctx *m, pose_spec *sp) {
     set_arm(&st, 0, -0.25f, 0.75f, 1.9f, 1.1f);
     set_arm(&st, 1, -0.25f, 0.75f, 1.9f, 1.1f);
     float stride = dr_rng_range(m->rng, 0.7f, 0.85f);
+    /* the weight stays on the back foot while the front foot is in the air */
     out = st;
     set_foot(&out, 0, st.v[P_RFX], 0, stride);
-    out.v[P_PFWD] = stride * 0.35f;
+    out.v[P_PFWD] = 0.04f;
     down = out;
     down.v[P_PH] = 0.6f, down.v[P_PFWD] = stride * 0.45f, down.v[P_TPITCH] = 0.02f;
     seq s = {0};
@@ -887,10 +949,10 @@ static void gen_lunges(motion_ctx *m, pose_spec *sp) {
     for (int k = 0; k < 6; k++) {
         posture o = out, d = down;
         if (k & 1) posture_mirror(&o), posture_mirror(&d);
-        seq_add(&s, &o, 0.22f * P, 0.02f);
-        seq_add(&s, &d, 0.25f * P, 0.08f * P);
-        seq_add(&s, &o, 0.22f * P, 0.02f);
-        seq_add(&s, &st, 0.18f * P, 0.05f * P);
+        seq_add(&s, &o, 0.2f * P, 0.02f);
+        seq_add(&s, &d, 0.27f * P, 0.08f * P);
+        seq_add(&s, &o, 0.24f * P, 0.02f);
+        seq_add(&s, &st, 0.16f * P, 0.05f * P);
     }
     idle id = idle_make(m->rng, 0.15f);
     specs_from_posture_fn(m, sp, &s, 0, &id, false);
@@ -1242,13 +1304,23 @@ static void gen_dancing(motion_ctx *m, pose_spec *sp) {
             float bounce = 0.5f + 0.5f * cosf(2 * SYN_PI * beat);
             p->v[P_PH] = 0.97f - 0.05f * bounce;
             switch (mv) {
-            case 0: { /* side step touch: step out on odd beats, close on even */
-                float bb = fracf(beat / 4) * 4; /* 4-beat bar */
-                float out_r = bb < 1 ? ease(bb) : bb < 2 ? 1 - ease(bb - 1) : 0;
-                float out_l = bb >= 2 && bb < 3 ? ease(bb - 2) : bb >= 3 ? 1 - ease(bb - 3) : 0;
-                set_foot(p, 0, lat0 + 0.3f * out_r, 0.05f * sinf(SYN_PI * fracf(bb)) * (bb < 2), 0);
-                set_foot(p, 1, lat0 + 0.3f * out_l, 0.05f * sinf(SYN_PI * fracf(bb)) * (bb >= 2), 0);
-                p->v[P_PLAT] = 0.15f * (out_r - out_l);
+            case 0: { /* step-touch: right out, left closes, left out, right closes (a 4-beat bar) */
+                float bb = fracf(beat / 4) * 4, fr = fracf(bb), e = ease(fr);
+                float st = 0.28f;
+                /* lateral positions (right positive) at the beat boundaries 0..4 */
+                static const float rpos[5] = {1, 1, 1, 1, 1}, rstep[5] = {0, 1, 1, 1, 0};
+                static const float lstep[5] = {0, 0, 1, 0, 0};
+                int k = (int)bb;
+                float xr = lat0 * rpos[k] + st * lerpf(rstep[k], rstep[k + 1], e);
+                float xl = -lat0 + st * lerpf(lstep[k], lstep[k + 1], e);
+                int moving_side = (k == 0 || k == 3) ? SIDE_R : SIDE_L;
+                float lift = 0.05f * sinf(SYN_PI * fr);
+                set_foot(p, 0, xr, moving_side == SIDE_R ? lift : 0, 0);
+                set_foot(p, 1, -xl, moving_side == SIDE_L ? lift : 0, 0);
+                float mid = 0.5f * (xr + xl), stance_x = moving_side == SIDE_R ? xl : xr;
+                p->v[P_PLAT] = lerpf(mid, stance_x, 0.7f * sinf(SYN_PI * fr));
+                p->v[P_PROLL] = (moving_side == SIDE_R ? 0.06f : -0.06f) * sinf(SYN_PI * fr);
+                float out_r = k == 0 ? e : k == 3 ? 1 - e : 0, out_l = k == 1 ? e : k == 2 ? 1 - e : 0;
                 set_arm(p, 0, 0.6f + 0.5f * out_r, 0.4f + 0.6f * out_r, 1.4f - 0.6f * out_r, 0.5f);
                 set_arm(p, 1, 0.6f + 0.5f * out_l, 0.4f + 0.6f * out_l, 1.4f - 0.6f * out_l, 0.5f);
                 break;

@@ -17,6 +17,8 @@ const char *const dr_synth_direction_names[DR_SYNTH_NUM_DIRECTIONS] = {"right", 
 const char *const dr_synth_speed_names[DR_SYNTH_NUM_SPEEDS] = {"slow", "normal", "fast"};
 const char *const dr_synth_split_names[3] = {"train", "val", "test"};
 static const char *const facing_names[DR_SYNTH_NUM_FACINGS] = {"camera", "right", "left", "away"};
+static const char *const variant_names[] = {"", "couch", "chair", "bench", "one_knee", "both_knees", "in_place", "forward",
+                                            "standing", "sitting", "to_camera", "away"};
 
 /* Held out of train/val entirely: the test split measures generalization to unseen
  * combinations of known words. Every entry is a combination the sampler can produce. */
@@ -93,7 +95,7 @@ static void place_camera(dr_rng *rng, const body *b, const v3 *pel, int directio
     cam->f = 420.0f * dr_rng_range(rng, 0.9f, 1.15f);
     cam->cx = W * 0.5f;
     float camh = b->child ? dr_rng_range(rng, 0.7f, 1.3f) : dr_rng_range(rng, 0.9f, 1.7f);
-    float hp = dr_rng_range(rng, 90.0f, 250.0f) * (b->child ? 0.85f : 1.0f); /* standing height, pixels */
+    float hp = dr_rng_range(rng, 110.0f, 280.0f) * (b->child ? 0.85f : 1.0f); /* standing height, pixels */
     float Z = cam->f * H / hp;
     float u_target = dr_rng_range(rng, 0.35f, 0.65f) * W;
     float v_target = dr_rng_range(rng, 0.42f, 0.58f) * DR_CANVAS_HEIGHT;
@@ -119,26 +121,50 @@ static void place_camera(dr_rng *rng, const body *b, const v3 *pel, int directio
         else Z = near_z, ref = direction == DR_DIR_TOWARD ? p1 : p0;
     }
     *follows = follow;
+    /* Heights follow the ground (stairs, slopes): the camera stands camh above the ground
+     * under the reference point and frames the body centre (about 0.55 H) at v_target. */
     float camz = ref.z - Z;
     float camx = ref.x - (u_target - W * 0.5f) * Z / cam->f;
-    cam->cy = v_target + cam->f * (H * 0.55f - camh) / Z;
+    float camy = camh + (ref.y - p0.y);
+    cam->cy = v_target + cam->f * (ref.y + 0.03f * H - camy) / Z;
     if (!follow) {
-        for (int i = 0; i < DR_CLIP_FRAMES; i++) cam->pos[i] = v3m(camx, camh, camz);
+        for (int i = 0; i < DR_CLIP_FRAMES; i++) cam->pos[i] = v3m(camx, camy, camz);
         return;
     }
     /* Following: a first-order lag behind the pelvis, started in its steady state, plus a
      * little hand-held wobble. */
-    v3 off = v3m(camx - p0.x, 0, camz - p0.z);
+    v3 off = v3m(camx - p0.x, camy - p0.y, camz - p0.z);
     v3 vel = v3scale(v3sub(p1, p0), 1.0f / ((DR_CLIP_FRAMES - 1) * SYN_DT));
-    wlag = fmaxf(wlag, hypotf(vel.x, vel.z) / 0.3f); /* an operator keeps up: lag at most ~30 cm */
-    v3 c = v3sub(v3add(v3m(p0.x, 0, p0.z), off), v3scale(v3m(vel.x, 0, vel.z), 1.0f / wlag));
+    wlag = fmaxf(wlag, v3len(vel) / 0.3f); /* an operator keeps up: lag at most ~30 cm */
+    const float wy = 1.5f; /* the height drifts slowly: the camera does not bob with the steps */
+    v3 c = v3sub(v3add(p0, off), v3m(vel.x / wlag, vel.y / wy, vel.z / wlag));
     for (int i = 0; i < DR_CLIP_FRAMES; i++) {
-        v3 target = v3add(v3m(pel[i].x, 0, pel[i].z), off);
-        c = v3add(c, v3scale(v3sub(target, c), 1.0f - expf(-wlag * SYN_DT)));
+        v3 target = v3add(pel[i], off);
+        float kx = 1.0f - expf(-wlag * SYN_DT), ky = 1.0f - expf(-wy * SYN_DT);
+        c = v3add(c, v3m((target.x - c.x) * kx, (target.y - c.y) * ky, (target.z - c.z) * kx));
         float t = (float)i * SYN_DT;
-        cam->pos[i] = v3add(v3m(c.x, camh, c.z), v3m(wob_a * sinf(6.28f * wob_f * t + wob_p),
-                                                     wob_a * sinf(6.28f * wob_f * 1.3f * t), 0));
+        cam->pos[i] = v3add(c, v3m(wob_a * sinf(6.28f * wob_f * t + wob_p), wob_a * sinf(6.28f * wob_f * 1.3f * t), 0));
     }
+}
+
+/* A static camera on a subject that stays in place frames the whole motion, as a camera
+ * operator would: zoom out (shorter focal length) until every joint of every frame fits
+ * with a margin, then shift the principal point so nothing is cut. */
+static void fit_static_camera(camera *cam, v3 (*joints)[DR_NUM_KEYPOINTS]) {
+    const float W = DR_CANVAS_WIDTH, H = DR_CANVAS_HEIGHT, m = 6.0f;
+    float amin = 1e9f, amax = -1e9f, bmin = 1e9f, bmax = -1e9f;
+    for (int i = 0; i < DR_CLIP_FRAMES; i++)
+        for (int k = 0; k < DR_NUM_KEYPOINTS; k++) {
+            v3 c = cam->pos[i], p = joints[i][k];
+            float dz = p.z - c.z;
+            if (dz < 0.25f) return; /* behind the camera: leave it to the detector */
+            float a = (p.x - c.x) / dz, b = (p.y - c.y) / dz;
+            amin = fminf(amin, a), amax = fmaxf(amax, a), bmin = fminf(bmin, b), bmax = fmaxf(bmax, b);
+        }
+    float zoom = fminf(1.0f, fminf((H - 2 * m) / (cam->f * (bmax - bmin) + 1e-6f), (W - 2 * m) / (cam->f * (amax - amin) + 1e-6f)));
+    cam->f *= zoom;
+    cam->cy = clampf(cam->cy, m + cam->f * bmax, H - m + cam->f * bmin);
+    cam->cx = clampf(cam->cx, m - cam->f * amin, W - m - cam->f * amax);
 }
 
 /* ---- 2D detector realism ---- */
@@ -161,6 +187,15 @@ typedef struct detector {
     float ce[DR_NUM_KEYPOINTS];
     int drop_left[DR_NUM_KEYPOINTS];
 } detector;
+
+/* Detector noise needs ~11,000 Gaussian draws per clip; an Irwin-Hall sum of four 16-bit
+ * uniforms from one 64-bit draw (unit variance, tails cut at +-3.5) is plenty for jitter
+ * and costs no transcendental functions (dr_rng_normal's log and cos were 60% of the time). */
+static inline float noise_normal(dr_rng *rng) {
+    uint64_t x = dr_rng_u64(rng);
+    float s = (float)(x & 0xffff) + (float)((x >> 16) & 0xffff) + (float)((x >> 32) & 0xffff) + (float)(x >> 48);
+    return (s * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
+}
 
 static const float kp_conf_offset[DR_NUM_KEYPOINTS] = {
     0.0f, 0.08f, 0.05f, -0.02f, -0.1f, 0.05f, -0.02f, -0.1f, 0.03f, -0.02f, -0.06f, 0.03f, -0.02f, -0.06f,
@@ -207,8 +242,8 @@ static void detect_frame(dr_rng *rng, detector *d, const camera *cam, int i, con
     for (int k = 0; k < DR_NUM_KEYPOINTS; k++) {
         /* temporally correlated jitter and confidence noise */
         float js = d->jitter * (k == DR_KP_RWRIST || k == DR_KP_LWRIST ? 1.4f : k >= DR_KP_REYE ? 0.7f : 1.0f);
-        for (int a = 0; a < 2; a++) d->e[k][a] = 0.6f * d->e[k][a] + 0.8f * js * dr_rng_normal(rng);
-        d->ce[k] = 0.8f * d->ce[k] + 0.6f * 0.05f * dr_rng_normal(rng);
+        for (int a = 0; a < 2; a++) d->e[k][a] = 0.6f * d->e[k][a] + 0.8f * js * noise_normal(rng);
+        d->ce[k] = 0.8f * d->ce[k] + 0.6f * 0.05f * noise_normal(rng);
         bool present = ok[k] && vis[k] > 0;
         if (d->drop_left[k] > 0) d->drop_left[k]--, present = false;
         else if (dr_rng_uniform(rng) < d->drop_rate * (k == DR_KP_RWRIST || k == DR_KP_LWRIST ? 2.5f : 1.0f)) {
@@ -319,7 +354,6 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
         heading = base[direction] + clampf(0.12f * dr_rng_normal(&rng), -0.3f, 0.3f);
         facing = facing_of_yaw(heading);
     } else if (action == DR_ACT_TURNING_AROUND) {
-        heading = m.variant == VAR_TURN_TO_CAMERA ? facing_yaw(&rng, DR_FACE_AWAY) : facing_yaw(&rng, DR_FACE_CAMERA);
         heading = m.variant == VAR_TURN_TO_CAMERA ? SYN_PI / 2 + dr_rng_range(&rng, -0.2f, 0.2f)
                                                   : -SYN_PI / 2 + dr_rng_range(&rng, -0.2f, 0.2f);
     } else {
@@ -349,8 +383,9 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
     if (action == DR_ACT_TURNING_AROUND) facing = facing_of_yaw(m.heading);
     float stoop = caption_kind_age(kind) > 0.9f ? 0.12f : 0.0f;
     v3 pel[DR_CLIP_FRAMES];
+    for (int i = 0; i < DR_CLIP_FRAMES; i++) specs[i].tr_pitch += stoop;
+    body_smooth_reach(&b, specs, DR_CLIP_FRAMES);
     for (int i = 0; i < DR_CLIP_FRAMES; i++) {
-        specs[i].tr_pitch += stoop;
         body_solve(&b, &specs[i], joints[i]);
         pel[i] = specs[i].pelvis;
         frame3 fp = frame_roll(frame_pitch(frame_from_yaw(specs[i].yaw), specs[i].pel_pitch), specs[i].pel_roll);
@@ -361,6 +396,7 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
     camera cam;
     bool follows;
     place_camera(&rng, &b, pel, direction, travels, opt->camera_follows, &cam, &follows);
+    if (!follows && !travels) fit_static_camera(&cam, joints);
 
     detector det;
     memset(&det, 0, sizeof det);
@@ -401,6 +437,7 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
     clip->height_m = b.height;
     snprintf(clip->subject_kind, sizeof clip->subject_kind, "%s", caption_kind_name(kind));
     snprintf(clip->place, sizeof clip->place, "%s", caption_place_key(place));
+    snprintf(clip->variant, sizeof clip->variant, "%s", variant_names[m.variant]);
 
     caption_in ci = {.action = action, .direction = direction, .speed = speed, .facing = clip->facing,
                      .variant = m.variant, .camera_follows = follows, .child = child, .female = female,
@@ -448,11 +485,11 @@ int dr_synth_clip_json(const dr_synth_clip *clip, uint64_t id, char *buf, size_t
     int n = snprintf(buf, size,
                      "{\"id\":%llu,\"subject\":\"%s\",\"prompt\":\"%s\",\"action\":\"%s\",\"place\":\"%s\","
                      "\"subject_kind\":\"%s\",\"direction\":\"%s\",\"facing\":\"%s\",\"speed\":\"%s\","
-                     "\"camera\":\"%s\",\"child\":%s,\"height_m\":%.2f,\"speed_mps\":%.2f,\"cadence\":%.3f,"
+                     "\"variant\":\"%s\",\"camera\":\"%s\",\"child\":%s,\"height_m\":%.2f,\"speed_mps\":%.2f,\"cadence\":%.3f,"
                      "\"split\":\"%s\",\"heldout_combo\":%s}",
                      (unsigned long long)id, subj, prompt, dr_synth_action_names[clip->action], clip->place,
                      clip->subject_kind, dr_synth_direction_names[clip->direction], facing_names[clip->facing],
-                     dr_synth_speed_names[clip->speed], clip->camera_follows ? "follow" : "static",
+                     dr_synth_speed_names[clip->speed], clip->variant, clip->camera_follows ? "follow" : "static",
                      clip->child ? "true" : "false", clip->height_m, clip->speed_mps, clip->cadence,
                      dr_synth_split_names[clip->split], clip->heldout_combo ? "true" : "false");
     if (n < 0 || (size_t)n >= size) return DR_ERANGE;

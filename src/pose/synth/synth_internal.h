@@ -107,6 +107,11 @@ typedef struct pose_spec {
     uint8_t contact[2];                /* ankle planted (the solver keeps it reachable) */
 } pose_spec;
 
+/* How far the pelvis must come down for every planted foot to be reachable (0 when it is). */
+float body_reach_drop(const body *b, const pose_spec *spec);
+/* Lower the pelvis of a whole clip where planted feet need it, spreading each lowering
+ * smoothly over the neighbouring frames so that the pelvis never jumps. */
+void body_smooth_reach(const body *b, pose_spec *specs, int n);
 /* Solve one frame: fills the COCO-18 joints (world metres); may lower spec->pelvis so that
  * planted feet stay reachable. */
 void body_solve(const body *b, pose_spec *spec, v3 joints[DR_NUM_KEYPOINTS]);

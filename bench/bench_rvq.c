@@ -1,0 +1,125 @@
+/* bench_rvq - speed of the residual VQ-VAE pose tokenizer: encode and decode throughput
+ * (key frames per second) and the time of one training step at batch 256 clips.
+ *
+ *   build/bench_rvq [MODEL.safetensors]   (default: a fresh model of the default size,
+ *                                          codebooks seeded by one training step)
+ *
+ * Threads: DR_BENCH_THREADS (default 2). Medians of repeated runs after a warm-up; the
+ * CPU model is printed first because machines of this kind differ. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "models/rvq.h"
+
+enum { SAMPLES = 7, BATCH = 256 };
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void print_cpu(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512], model[256] = "unknown";
+    if (f) {
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10)) {
+                char *c = strchr(line, ':');
+                if (c) snprintf(model, sizeof model, "%s", c + 2);
+                model[strcspn(model, "\n")] = '\0';
+                break;
+            }
+        fclose(f);
+    }
+    printf("CPU: %s, %d threads\n", model, dr_get_threads());
+}
+
+/* Random but body-like key frames: a skeleton at a random place and size with jittered joints. */
+static void make_poses(dr_pose *p, int clips, uint64_t seed) {
+    static const float base[DR_NUM_KEYPOINTS][2] = {
+        {0, -0.35f}, {0, 0},      {-0.35f, 0}, {-0.4f, 0.45f}, {-0.4f, 0.85f}, {0.35f, 0},
+        {0.4f, 0.45f}, {0.4f, 0.85f}, {-0.2f, 1}, {-0.2f, 1.5f}, {-0.2f, 2},   {0.2f, 1},
+        {0.2f, 1.5f}, {0.2f, 2},   {-0.08f, -0.42f}, {0.08f, -0.42f}, {-0.16f, -0.38f}, {0.16f, -0.38f}};
+    for (int c = 0; c < clips; c++) {
+        dr_rng rng = dr_rng_fork(seed, (uint64_t)c);
+        float cx = dr_rng_range(&rng, 150, 360), cy = dr_rng_range(&rng, 90, 150), s = dr_rng_range(&rng, 40, 75);
+        for (int t = 0; t < DR_NUM_KEYFRAMES; t++)
+            for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
+                dr_keypoint *k = &p[(size_t)c * DR_NUM_KEYFRAMES + t].kp[j];
+                k->x = cx + s * base[j][0] + 4.0f * dr_rng_normal(&rng) + 2.0f * (float)t;
+                k->y = cy + s * base[j][1] + 4.0f * dr_rng_normal(&rng);
+                k->c = j >= 16 && dr_rng_uniform(&rng) < 0.3f ? 0.0f : 0.9f;
+                if (k->c == 0.0f) k->x = k->y = 0.0f;
+            }
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *env = getenv("DR_BENCH_THREADS");
+    dr_set_threads(env ? atoi(env) : 2);
+    print_cpu();
+    dr_err err = {0};
+    dr_rvq *m;
+    const int T = DR_NUM_KEYFRAMES;
+    dr_pose *poses = malloc(sizeof(dr_pose) * BATCH * T), *out = malloc(sizeof(dr_pose) * BATCH * T);
+    make_poses(poses, BATCH, 1);
+    dr_rvq_train_opts o = dr_rvq_default_train_opts();
+    dr_rvq_stats st;
+    dr_rng rng;
+    dr_rng_seed(&rng, 1);
+    if (argc > 1) {
+        if (dr_rvq_load(&m, argv[1], &err)) {
+            fprintf(stderr, "bench_rvq: %s\n", err.msg);
+            return 1;
+        }
+    } else {
+        dr_rvq_config cfg = dr_rvq_default_config();
+        if (dr_rvq_create(&m, &cfg, 1, &err) || dr_rvq_train_step(m, poses, BATCH, 512, 320, &o, 1, &rng, &st, &err)) {
+            fprintf(stderr, "bench_rvq: %s\n", err.msg);
+            return 1;
+        }
+    }
+    const dr_rvq_config *cfg = dr_rvq_get_config(m);
+    printf("model: depth %d x %d codes, dim %d, channels %d, %ld weights\n", cfg->depth, cfg->codebook_size, cfg->dim,
+           cfg->channels, dr_rvq_num_weights(m));
+    int *tokens = malloc(sizeof(int) * BATCH * T * (size_t)cfg->depth);
+    double enc[SAMPLES], dec[SAMPLES], step[SAMPLES];
+    dr_rvq_encode(m, poses, BATCH, 512, 320, tokens, &err); /* warm-up */
+    for (int i = 0; i < SAMPLES; i++) {
+        double t0 = dr_now();
+        if (dr_rvq_encode(m, poses, BATCH, 512, 320, tokens, &err)) return 1;
+        double t1 = dr_now();
+        if (dr_rvq_decode(m, tokens, BATCH, cfg->depth, 512, 320, out, &err)) return 1;
+        double t2 = dr_now();
+        enc[i] = t1 - t0;
+        dec[i] = t2 - t1;
+    }
+    /* training steps at a tiny learning rate so the model stays as it is */
+    o.lr = 1e-9f;
+    for (int i = 0; i < SAMPLES; i++) {
+        double t0 = dr_now();
+        if (dr_rvq_train_step(m, poses, BATCH, 512, 320, &o, 2 + i, &rng, &st, &err)) {
+            fprintf(stderr, "bench_rvq: %s\n", err.msg);
+            return 1;
+        }
+        step[i] = dr_now() - t0;
+    }
+    qsort(enc, SAMPLES, sizeof(double), cmp_double);
+    qsort(dec, SAMPLES, sizeof(double), cmp_double);
+    qsort(step, SAMPLES, sizeof(double), cmp_double);
+    const double frames = (double)BATCH * T;
+    printf("encode  batch %d clips: %8.1f ms  %10.0f key frames/s\n", BATCH, 1e3 * enc[SAMPLES / 2],
+           frames / enc[SAMPLES / 2]);
+    printf("decode  batch %d clips: %8.1f ms  %10.0f key frames/s (all %d levels)\n", BATCH, 1e3 * dec[SAMPLES / 2],
+           frames / dec[SAMPLES / 2], cfg->depth);
+    printf("train step batch %d clips: %8.1f ms  %10.0f key frames/s\n", BATCH, 1e3 * step[SAMPLES / 2],
+           frames / step[SAMPLES / 2]);
+    free(tokens);
+    free(poses);
+    free(out);
+    dr_rvq_free(m);
+    return 0;
+}

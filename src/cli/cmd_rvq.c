@@ -1,0 +1,544 @@
+/* cmd_rvq.c - `director train rvq` and `director rvq encode|decode|eval`: the pose tokenizer
+ * from the command line (model: src/models/rvq.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/fsutil.h"
+#include "core/parallel.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "models/rvq.h"
+#include "nn/optim.h"
+#include "pose/dataset.h"
+#include "pose/seqio.h"
+
+/* ------------------------------------------------------------------------------------ */
+/* shared helpers                                                                       */
+
+/* Key frames of clips [first, first + count) of a dataset into out[count * 20]. */
+static void dataset_keyframes(const dr_dataset *ds, int first, int count, dr_pose *out) {
+    for (int i = 0; i < count; i++) dr_rvq_keyframes_of_clip(dr_dataset_clip(ds, first + i), out + (size_t)i * DR_NUM_KEYFRAMES);
+}
+
+static int open_split(const char *cmd, dr_dataset *ds, const char *dir, const char *split) {
+    dr_err err = {0};
+    if (dr_dataset_open(ds, dir, split, &err)) return cli_fail_err(cmd, &err);
+    if (ds->num_frames < (DR_NUM_KEYFRAMES - 1) * DR_KEYFRAME_STRIDE + 1) {
+        int n = ds->num_frames;
+        dr_dataset_close(ds);
+        return cli_fail(cmd, "%s/%s: clips of %d frames are too short for %d key frames every %d frames", dir, split,
+                        n, DR_NUM_KEYFRAMES, DR_KEYFRAME_STRIDE);
+    }
+    if (ds->num_clips < 1) {
+        dr_dataset_close(ds);
+        return cli_fail(cmd, "%s/%s: the split holds no clips", dir, split);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Mean key-frame error (pixels, all levels) over up to max_clips clips of a dataset split. */
+static int evaluate_dataset(dr_rvq *m, const dr_dataset *ds, int max_clips, dr_rvq_eval *ev, dr_err *err) {
+    enum { CHUNK = 256 };
+    int rc = dr_rvq_eval_init(ev, m);
+    if (rc) return dr_err_set(err, rc, "rvq eval: out of memory");
+    dr_pose *kf = malloc(sizeof(dr_pose) * CHUNK * DR_NUM_KEYFRAMES);
+    if (!kf) {
+        dr_rvq_eval_free(ev);
+        return dr_err_set(err, DR_ENOMEM, "rvq eval: out of memory");
+    }
+    const int n = max_clips > 0 && max_clips < ds->num_clips ? max_clips : ds->num_clips;
+    for (int i = 0; i < n && !rc; i += CHUNK) {
+        int c = n - i < CHUNK ? n - i : CHUNK;
+        dataset_keyframes(ds, i, c, kf);
+        rc = dr_rvq_eval_batch(m, kf, c, ds->width, ds->height, ev, err);
+    }
+    free(kf);
+    if (rc) dr_rvq_eval_free(ev);
+    return rc;
+}
+
+static void print_eval(FILE *f, const dr_rvq_eval *ev, const char *what) {
+    fprintf(f, "%s: %ld key frames, %ld present keypoints\n", what, ev->keypoints / DR_NUM_KEYPOINTS, ev->joints);
+    fprintf(f, "  levels  error_px  presence_acc\n");
+    for (int l = 1; l <= ev->depth; l++)
+        fprintf(f, "  %6d  %8.3f  %12.5f\n", l, dr_rvq_eval_error_px(ev, l), dr_rvq_eval_presence_acc(ev, l));
+    fprintf(f, "  level  perplexity  used_codes/%d\n", ev->codebook_size);
+    for (int l = 0; l < ev->depth; l++)
+        fprintf(f, "  %5d  %10.1f  %10d\n", l + 1, dr_rvq_eval_perplexity(ev, l), dr_rvq_eval_used_codes(ev, l));
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* director train rvq                                                                   */
+
+static void train_usage(FILE *f) {
+    fprintf(f,
+            "usage: director train rvq --data DIR --out MODEL.safetensors [options]\n"
+            "\n"
+            "Train the residual VQ-VAE pose tokenizer on the key frames (0, 10, ..., 190) of the\n"
+            "clips in DIR/train, validating on DIR/val. Checkpoints go to MODEL.ckpt.safetensors.\n"
+            "\n"
+            "model (ignored with --resume, which keeps the checkpoint's):\n"
+            "  --depth N            codebooks (default 6)\n"
+            "  --codes N            codes per codebook (default 512)\n"
+            "  --dim N              latent / code size (default 64)\n"
+            "  --channels N         convolution width (default 192)\n"
+            "training:\n"
+            "  --steps N            optimizer steps (default 3000)\n"
+            "  --batch N            clips per step (default 256)\n"
+            "  --lr X               peak learning rate (default 1e-3), warm-up then cosine to lr/20\n"
+            "  --warmup N           warm-up steps (default 200)\n"
+            "  --weight-decay X     AdamW weight decay (default 0)\n"
+            "  --commit X           commitment loss weight (default 0.02)\n"
+            "  --presence X         presence BCE weight (default 0.1)\n"
+            "  --ema-decay X        codebook EMA decay (default 0.99)\n"
+            "  --dead X             EMA count below which a code is re-seeded (default 0.5)\n"
+            "  --qdropout X         probability of training a clip with random 1..depth levels (default 0.5)\n"
+            "  --no-mirror          no random left/right mirroring of clips\n"
+            "  --seed N             seed of initialisation, batches and augmentation (default 1)\n"
+            "  --resume CKPT        continue from a checkpoint\n"
+            "  --ckpt-every N       steps between checkpoints (default 500)\n"
+            "  --eval-every N       steps between validations (default 250)\n"
+            "  --val-clips N        validation clips (default 1024; 0 = all)\n"
+            "  --threads N          threads (default: all cores)\n"
+            "  --quiet              no progress lines\n");
+}
+
+typedef struct train_args {
+    const char *data, *out, *resume;
+    dr_rvq_config cfg;
+    dr_rvq_train_opts opts;
+    long steps, batch, warmup, ckpt_every, eval_every, val_clips, threads;
+    unsigned long long seed;
+    bool mirror, quiet;
+} train_args;
+
+static int parse_train_args(int argc, char **argv, train_args *a) {
+    const char *cmd = "train rvq";
+    a->cfg = dr_rvq_default_config();
+    a->opts = dr_rvq_default_train_opts();
+    a->steps = 3000;
+    a->batch = 256;
+    a->warmup = 200;
+    a->ckpt_every = 500;
+    a->eval_every = 250;
+    a->val_clips = 1024;
+    a->seed = 1;
+    a->mirror = true;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+        double d;
+#define NEED_VALUE                                                         \
+    do {                                                                   \
+        if (!v) return cli_usage_error(cmd, "%s needs a value", o);        \
+        i++;                                                               \
+    } while (0)
+#define LONG_OPT(name, lo, hi, dst)                                          \
+    if (!strcmp(o, name)) {                                                  \
+        NEED_VALUE;                                                          \
+        if (!cli_parse_long(cmd, o, v, lo, hi, &l)) return CLI_EXIT_USAGE;   \
+        dst = l;                                                             \
+        continue;                                                            \
+    }
+#define FLOAT_OPT(name, lo, hi, dst)                                          \
+    if (!strcmp(o, name)) {                                                   \
+        NEED_VALUE;                                                           \
+        if (!cli_parse_float(cmd, o, v, lo, hi, &d)) return CLI_EXIT_USAGE;   \
+        dst = (float)d;                                                       \
+        continue;                                                             \
+    }
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            train_usage(stdout);
+            return -1;
+        }
+        if (!strcmp(o, "--data")) { NEED_VALUE; a->data = v; continue; }
+        if (!strcmp(o, "--out")) { NEED_VALUE; a->out = v; continue; }
+        if (!strcmp(o, "--resume")) { NEED_VALUE; a->resume = v; continue; }
+        if (!strcmp(o, "--seed")) {
+            NEED_VALUE;
+            if (!cli_parse_u64(cmd, o, v, &a->seed)) return CLI_EXIT_USAGE;
+            continue;
+        }
+        if (!strcmp(o, "--no-mirror")) { a->mirror = false; continue; }
+        if (!strcmp(o, "--quiet")) { a->quiet = true; continue; }
+        LONG_OPT("--depth", 1, DR_RVQ_MAX_DEPTH, a->cfg.depth)
+        LONG_OPT("--codes", 2, 65536, a->cfg.codebook_size)
+        LONG_OPT("--dim", 1, 4096, a->cfg.dim)
+        LONG_OPT("--channels", 1, 8192, a->cfg.channels)
+        LONG_OPT("--steps", 1, 100000000, a->steps)
+        LONG_OPT("--batch", 1, 65536, a->batch)
+        LONG_OPT("--warmup", 0, 100000000, a->warmup)
+        LONG_OPT("--ckpt-every", 1, 100000000, a->ckpt_every)
+        LONG_OPT("--eval-every", 1, 100000000, a->eval_every)
+        LONG_OPT("--val-clips", 0, 100000000, a->val_clips)
+        LONG_OPT("--threads", 0, 4096, a->threads)
+        FLOAT_OPT("--lr", 1e-7, 1.0, a->opts.lr)
+        FLOAT_OPT("--weight-decay", 0.0, 10.0, a->opts.weight_decay)
+        FLOAT_OPT("--commit", 0.0, 100.0, a->opts.commit_beta)
+        FLOAT_OPT("--presence", 0.0, 100.0, a->opts.presence_weight)
+        FLOAT_OPT("--ema-decay", 0.0, 0.99999, a->opts.ema_decay)
+        FLOAT_OPT("--dead", 0.0, 1e6, a->opts.dead_threshold)
+        FLOAT_OPT("--qdropout", 0.0, 1.0, a->opts.quantizer_dropout)
+        return cli_usage_error(cmd, "unknown option '%s'", o);
+#undef NEED_VALUE
+#undef LONG_OPT
+#undef FLOAT_OPT
+    }
+    if (!a->data) return cli_usage_error(cmd, "--data DIR is required");
+    if (!a->out) return cli_usage_error(cmd, "--out MODEL.safetensors is required");
+    return CLI_EXIT_OK;
+}
+
+/* The clip order of an epoch: a permutation drawn from the seed and the epoch number, so a
+ * resumed run sees exactly the batches the uninterrupted run would have seen. */
+static void epoch_order(int *order, int n, uint64_t seed, long epoch) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    dr_rng rng = dr_rng_fork(seed ^ 0x6f72646572ULL, (uint64_t)epoch);
+    dr_rng_shuffle(&rng, order, n);
+}
+
+int dr_cmd_train_rvq(int argc, char **argv) {
+    const char *cmd = "train rvq";
+    train_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_train_args(argc, argv, &a);
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+    if (a.threads > 0) dr_set_threads((int)a.threads);
+    char ckpt_path[4096];
+    if (snprintf(ckpt_path, sizeof ckpt_path, "%s", a.out) >= (int)sizeof ckpt_path - 32)
+        return cli_usage_error(cmd, "--out path is too long");
+    char *dot = strrchr(ckpt_path, '.');
+    if (dot && !strcmp(dot, ".safetensors")) *dot = '\0';
+    strcat(ckpt_path, ".ckpt.safetensors");
+
+    dr_dataset train, val;
+    if ((rc = open_split(cmd, &train, a.data, "train"))) return rc;
+    if ((rc = open_split(cmd, &val, a.data, "val"))) {
+        dr_dataset_close(&train);
+        return rc;
+    }
+    dr_err err = {0};
+    dr_rvq *m = NULL;
+    long start_step = 0;
+    if (a.resume) {
+        char *state = NULL;
+        if (dr_rvq_load_checkpoint(&m, a.resume, &start_step, &state, &err)) goto fail;
+        free(state); /* the batch order and augmentation follow from the seed and the step */
+        a.cfg = *dr_rvq_get_config(m);
+        if (start_step >= a.steps) {
+            fprintf(stderr, "train rvq: checkpoint is at step %ld of %ld; saving the model\n", start_step, a.steps);
+        }
+    } else if (dr_rvq_create(&m, &a.cfg, a.seed, &err)) {
+        goto fail;
+    }
+    const int B = (int)a.batch, T = DR_NUM_KEYFRAMES;
+    dr_pose *kf = malloc(sizeof(dr_pose) * (size_t)B * T);
+    int *order = malloc(sizeof(int) * (size_t)train.num_clips);
+    if (!kf || !order) {
+        free(kf);
+        free(order);
+        dr_err_set(&err, DR_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (!a.quiet)
+        fprintf(stderr,
+                "train rvq: %d train / %d val clips, depth %d x %d codes, dim %d, channels %d, %ld weights, "
+                "batch %d, %ld steps, lr %g, seed %llu, %d threads\n",
+                train.num_clips, val.num_clips, a.cfg.depth, a.cfg.codebook_size, a.cfg.dim, a.cfg.channels,
+                dr_rvq_num_weights(m), B, a.steps, (double)a.opts.lr, a.seed, dr_get_threads());
+    dr_progress prog;
+    dr_progress_begin(&prog, "train rvq", start_step, a.steps, a.quiet);
+    prog.min_interval = 5.0;
+    long cur_epoch = -1;
+    double val_px = -1, ema_px = -1;
+    char extra[512];
+    for (long step = start_step + 1; step <= a.steps; step++) {
+        /* batch: clips (step-1)*B .. step*B-1 of the endless sequence of shuffled epochs */
+        dr_rng rng = dr_rng_fork(a.seed, (uint64_t)step);
+        for (int j = 0; j < B; j++) {
+            long i = (step - 1) * (long)B + j, epoch = i / train.num_clips;
+            if (epoch != cur_epoch) {
+                epoch_order(order, train.num_clips, a.seed, epoch);
+                cur_epoch = epoch;
+            }
+            int clip = order[i % train.num_clips];
+            dr_pose *dst = kf + (size_t)j * T;
+            dr_rvq_keyframes_of_clip(dr_dataset_clip(&train, clip), dst);
+            if (a.mirror && dr_rng_uniform(&rng) < 0.5f)
+                for (int t = 0; t < T; t++) dr_pose_mirror(&dst[t], train.width);
+        }
+        dr_rvq_train_opts o = a.opts;
+        o.lr = dr_lr_schedule(step, a.warmup, a.steps, a.opts.lr, a.opts.lr * 0.05f);
+        dr_rvq_stats st;
+        if (dr_rvq_train_step(m, kf, B, train.width, train.height, &o, step, &rng, &st, &err)) break;
+        ema_px = ema_px < 0 ? st.recon_px : 0.95 * ema_px + 0.05 * st.recon_px;
+        if (step % a.eval_every == 0 || step == a.steps) {
+            dr_rvq_eval ev;
+            if (evaluate_dataset(m, &val, (int)a.val_clips, &ev, &err)) break;
+            val_px = dr_rvq_eval_error_px(&ev, a.cfg.depth);
+            dr_rvq_eval_free(&ev);
+        }
+        int n = snprintf(extra, sizeof extra, "loss %.5f  rec_px %.2f  val_px %.2f  pres %.4f  ppl", st.loss, ema_px,
+                         val_px, st.presence_acc);
+        int dead = 0;
+        for (int l = 0; l < a.cfg.depth && n < (int)sizeof extra - 16; l++) {
+            n += snprintf(extra + n, sizeof extra - (size_t)n, "%s%.0f", l ? "/" : " ", st.perplexity[l]);
+            dead += st.dead[l];
+        }
+        snprintf(extra + n, sizeof extra - (size_t)n, "  dead %d  lr %.2e", dead, (double)o.lr);
+        dr_progress_update(&prog, step, extra);
+        if (step % a.ckpt_every == 0 && step < a.steps) {
+            char state[128];
+            snprintf(state, sizeof state, "{\"seed\":%llu,\"batch\":%d}", a.seed, B);
+            if (dr_rvq_save_checkpoint(m, ckpt_path, step, state, &err)) break;
+        }
+    }
+    free(kf);
+    free(order);
+    if (err.code) goto fail;
+    dr_progress_end(&prog, extra);
+    if (dr_rvq_save(m, a.out, &err)) goto fail;
+    {
+        char state[128];
+        snprintf(state, sizeof state, "{\"seed\":%llu,\"batch\":%d}", a.seed, B);
+        if (dr_rvq_save_checkpoint(m, ckpt_path, a.steps, state, &err)) goto fail;
+    }
+    if (!a.quiet) {
+        dr_rvq_eval ev;
+        if (evaluate_dataset(m, &val, (int)a.val_clips, &ev, &err)) goto fail;
+        print_eval(stderr, &ev, "validation");
+        dr_rvq_eval_free(&ev);
+        fprintf(stderr, "train rvq: saved %s (checkpoint %s)\n", a.out, ckpt_path);
+    }
+    dr_rvq_free(m);
+    dr_dataset_close(&train);
+    dr_dataset_close(&val);
+    return CLI_EXIT_OK;
+fail:
+    dr_rvq_free(m);
+    dr_dataset_close(&train);
+    dr_dataset_close(&val);
+    return cli_fail_err(cmd, &err);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* director rvq encode | decode | eval                                                  */
+
+static void rvq_usage(FILE *f) {
+    fprintf(f,
+            "usage: director rvq encode IN --model M --out TOKENS.json [--split S] [--clip I] [--start F]\n"
+            "       director rvq decode TOKENS.json --model M --out POSES.json [--levels N] [--width W] [--height H]\n"
+            "       director rvq eval --model M (--data DIR [--split test] [--clips N] | --input IN [--stride F])\n"
+            "\n"
+            "  encode  the 20 key frames of a clip -> 20 x depth pose tokens. IN is any pose input\n"
+            "          (director pose sequence, OpenPose JSON, BVH, a dataset folder with --split/--clip).\n"
+            "          A 20-frame input is taken as the key frames themselves; a longer one gives frames\n"
+            "          F, F+10, ..., F+190 (F = --start, default 0).\n"
+            "  decode  tokens -> a director pose sequence of the 20 key frames (3 fps: one every 10\n"
+            "          frames of a 30 fps clip), decoding with the first N levels (default: all).\n"
+            "  eval    key-frame reconstruction error (pixels, mean per-joint over present keypoints)\n"
+            "          decoding with 1..depth levels, presence accuracy and per-level codebook\n"
+            "          perplexity, on a dataset split (default test) or on every 200-frame window of\n"
+            "          a long pose input (windows start every --stride frames, default 200).\n");
+}
+
+/* Simple "--opt value" parsing shared by the rvq subcommands. */
+typedef struct sub_opts {
+    const char *input, *model, *out, *data, *split, *in_path;
+    long clip, start, levels, width, height, clips, stride;
+} sub_opts;
+
+static int parse_sub(const char *cmd, int argc, char **argv, bool want_positional, sub_opts *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            rvq_usage(stdout);
+            return -1;
+        }
+        if (a[0] != '-' || !a[1]) {
+            if (!want_positional || o->input) return cli_usage_error(cmd, "unexpected argument '%s'", a);
+            o->input = a;
+            continue;
+        }
+        if (!v) return cli_usage_error(cmd, "%s needs a value", a);
+        i++;
+        long *num = NULL, lo = 0, hi = 100000000;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--split")) o->split = v;
+        else if (!strcmp(a, "--input")) o->in_path = v;
+        else if (!strcmp(a, "--clip")) num = &o->clip;
+        else if (!strcmp(a, "--start")) num = &o->start;
+        else if (!strcmp(a, "--clips")) num = &o->clips;
+        else if (!strcmp(a, "--stride")) num = &o->stride, lo = 1;
+        else if (!strcmp(a, "--levels")) num = &o->levels, lo = 1, hi = DR_RVQ_MAX_DEPTH;
+        else if (!strcmp(a, "--width")) num = &o->width, lo = 16, hi = 16384;
+        else if (!strcmp(a, "--height")) num = &o->height, lo = 16, hi = 16384;
+        else return cli_usage_error(cmd, "unknown option '%s'", a);
+        if (num && !cli_parse_long(cmd, a, v, lo, hi, num)) return CLI_EXIT_USAGE;
+    }
+    if (!o->model) return cli_usage_error(cmd, "--model M is required");
+    return CLI_EXIT_OK;
+}
+
+static int read_poses(const char *cmd, const char *path, const sub_opts *o, dr_pose_seq *seq) {
+    dr_pose_read_opts ro;
+    dr_pose_read_opts_init(&ro);
+    if (o->split) ro.split = o->split;
+    ro.clip = (int)o->clip;
+    dr_err err = {0};
+    memset(seq, 0, sizeof *seq);
+    if (dr_pose_read(path, &ro, seq, NULL, &err)) return cli_fail_err(cmd, &err);
+    return CLI_EXIT_OK;
+}
+
+static int rvq_encode(int argc, char **argv) {
+    const char *cmd = "rvq encode";
+    sub_opts o = {0};
+    int rc = parse_sub(cmd, argc, argv, true, &o);
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+    if (!o.input) return cli_usage_error(cmd, "an input pose file is required");
+    if (!o.out) return cli_usage_error(cmd, "--out TOKENS.json is required");
+    dr_err err = {0};
+    dr_rvq *m;
+    if (dr_rvq_load(&m, o.model, &err)) return cli_fail_err(cmd, &err);
+    dr_pose_seq seq;
+    if ((rc = read_poses(cmd, o.input, &o, &seq))) {
+        dr_rvq_free(m);
+        return rc;
+    }
+    const int T = dr_rvq_num_keyframes(m), L = dr_rvq_depth(m);
+    dr_pose kf[DR_NUM_KEYFRAMES];
+    int tokens[DR_NUM_KEYFRAMES * DR_RVQ_MAX_DEPTH];
+    if (T != DR_NUM_KEYFRAMES) {
+        rc = cli_fail(cmd, "%s: model has %d key frames, expected %d", o.model, T, DR_NUM_KEYFRAMES);
+    } else if (seq.num_frames == T) {
+        memcpy(kf, seq.frames, sizeof kf);
+    } else if (o.start + (long)(T - 1) * DR_KEYFRAME_STRIDE < seq.num_frames) {
+        for (int t = 0; t < T; t++) kf[t] = seq.frames[o.start + (long)t * DR_KEYFRAME_STRIDE];
+    } else {
+        rc = cli_fail(cmd, "%s: %d frames: need %d key frames or at least %ld frames (frames %ld..%ld every %d)",
+                      o.input, seq.num_frames, T, o.start + (long)(T - 1) * DR_KEYFRAME_STRIDE + 1, o.start,
+                      o.start + (long)(T - 1) * DR_KEYFRAME_STRIDE, DR_KEYFRAME_STRIDE);
+    }
+    if (!rc && (dr_rvq_encode(m, kf, 1, seq.width, seq.height, tokens, &err) ||
+                dr_rvq_tokens_write(o.out, tokens, T, L, dr_rvq_codebook_size(m), &err)))
+        rc = cli_fail_err(cmd, &err);
+    dr_pose_seq_free(&seq);
+    dr_rvq_free(m);
+    return rc;
+}
+
+static int rvq_decode(int argc, char **argv) {
+    const char *cmd = "rvq decode";
+    sub_opts o = {.width = DR_CANVAS_WIDTH, .height = DR_CANVAS_HEIGHT};
+    int rc = parse_sub(cmd, argc, argv, true, &o);
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+    if (!o.input) return cli_usage_error(cmd, "a tokens file is required");
+    if (!o.out) return cli_usage_error(cmd, "--out POSES.json is required");
+    dr_err err = {0};
+    dr_rvq *m;
+    if (dr_rvq_load(&m, o.model, &err)) return cli_fail_err(cmd, &err);
+    int *tokens = NULL, T, L, K;
+    if (dr_rvq_tokens_read(o.input, &tokens, &T, &L, &K, &err)) {
+        dr_rvq_free(m);
+        return cli_fail_err(cmd, &err);
+    }
+    dr_pose_seq seq = {0};
+    const int levels = o.levels ? (int)o.levels : L;
+    if (L != dr_rvq_depth(m) || K != dr_rvq_codebook_size(m))
+        rc = cli_fail(cmd, "%s: tokens of depth %d x %d codes do not fit the model %s (depth %d x %d codes)", o.input,
+                      L, K, o.model, dr_rvq_depth(m), dr_rvq_codebook_size(m));
+    else if (T != dr_rvq_num_keyframes(m))
+        rc = cli_fail(cmd, "%s: %d key frames, the model decodes %d", o.input, T, dr_rvq_num_keyframes(m));
+    else if (levels > L)
+        rc = cli_usage_error(cmd, "--levels %d exceeds the depth %d", levels, L);
+    else if (dr_pose_seq_alloc(&seq, T, (float)DR_CLIP_FPS / DR_KEYFRAME_STRIDE, (int)o.width, (int)o.height))
+        rc = cli_fail(cmd, "out of memory");
+    else if (dr_rvq_decode(m, tokens, 1, levels, (int)o.width, (int)o.height, seq.frames, &err) ||
+             dr_seq_write_json(o.out, &seq, &err))
+        rc = cli_fail_err(cmd, &err);
+    dr_pose_seq_free(&seq);
+    free(tokens);
+    dr_rvq_free(m);
+    return rc;
+}
+
+/* Every 200-frame window of a long pose input (start every `stride` frames) as clips. */
+static int eval_input(const char *cmd, dr_rvq *m, const sub_opts *o, dr_rvq_eval *ev, int *windows) {
+    dr_pose_seq seq;
+    int rc = read_poses(cmd, o->in_path, o, &seq);
+    if (rc) return rc;
+    const int T = DR_NUM_KEYFRAMES, span = (T - 1) * DR_KEYFRAME_STRIDE + 1;
+    const int stride = o->stride ? (int)o->stride : DR_CLIP_FRAMES;
+    const int n = seq.num_frames >= span ? (seq.num_frames - span) / stride + 1 : 0;
+    *windows = n;
+    dr_err err = {0};
+    if (n == 0) {
+        rc = cli_fail(cmd, "%s: %d frames is shorter than one window of %d", o->in_path, seq.num_frames, span);
+    } else if (dr_rvq_eval_init(ev, m)) {
+        rc = cli_fail(cmd, "out of memory");
+    } else {
+        dr_pose kf[DR_NUM_KEYFRAMES];
+        for (int w = 0; w < n && !rc; w++) {
+            for (int t = 0; t < T; t++) kf[t] = seq.frames[(size_t)w * stride + (size_t)t * DR_KEYFRAME_STRIDE];
+            if (dr_rvq_eval_batch(m, kf, 1, seq.width, seq.height, ev, &err)) rc = cli_fail_err(cmd, &err);
+        }
+        if (rc) dr_rvq_eval_free(ev);
+    }
+    dr_pose_seq_free(&seq);
+    return rc;
+}
+
+static int rvq_eval(int argc, char **argv) {
+    const char *cmd = "rvq eval";
+    sub_opts o = {0};
+    int rc = parse_sub(cmd, argc, argv, false, &o);
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+    if (!o.data == !o.in_path) return cli_usage_error(cmd, "give exactly one of --data DIR and --input FILE");
+    dr_err err = {0};
+    dr_rvq *m;
+    if (dr_rvq_load(&m, o.model, &err)) return cli_fail_err(cmd, &err);
+    dr_rvq_eval ev;
+    char what[4200];
+    double t0 = dr_now();
+    if (o.data) {
+        const char *split = o.split ? o.split : "test";
+        dr_dataset ds;
+        if (!(rc = open_split(cmd, &ds, o.data, split))) {
+            if (evaluate_dataset(m, &ds, (int)o.clips, &ev, &err)) rc = cli_fail_err(cmd, &err);
+            dr_dataset_close(&ds);
+        }
+        snprintf(what, sizeof what, "%s/%s", o.data, split);
+    } else {
+        int windows = 0;
+        rc = eval_input(cmd, m, &o, &ev, &windows);
+        snprintf(what, sizeof what, "%s (%d windows of 200 frames)", o.in_path, windows);
+    }
+    if (!rc) {
+        char head[8400];
+        snprintf(head, sizeof head, "%s with %s (depth %d x %d codes)", what, o.model, dr_rvq_depth(m),
+                 dr_rvq_codebook_size(m));
+        print_eval(stdout, &ev, head);
+        printf("  time %.2fs\n", dr_now() - t0);
+        dr_rvq_eval_free(&ev);
+    }
+    dr_rvq_free(m);
+    return rc;
+}
+
+int dr_cmd_rvq(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        rvq_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "encode")) return rvq_encode(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "decode")) return rvq_decode(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "eval")) return rvq_eval(argc - 1, argv + 1);
+    return cli_usage_error("rvq", "unknown subcommand '%s'", argv[1]);
+}

@@ -1,0 +1,60 @@
+#!/bin/sh
+# CLI tests of `director train rvq` and `director rvq encode|decode|eval` on a tiny synthesized
+# dataset: training writes a model and a checkpoint, --resume continues to the same bytes as an
+# uninterrupted run, tokens round-trip through files, and bad inputs fail cleanly (non-zero
+# exit, a message naming the file, no output written).
+# usage: sh cli_rvq.sh <director-binary> <source-dir>
+set -eu
+BIN=$1
+T=$(mktemp -d "${TMPDIR:-/tmp}/cli_rvq.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$BIN" data synth --clips 40 --seed 5 --out "$T/data" --quiet
+SMALL="--depth 3 --codes 16 --dim 8 --channels 16 --batch 8 --eval-every 5 --val-clips 8 --quiet"
+
+# train, and the same run in two halves through a checkpoint
+"$BIN" train rvq --data "$T/data" --out "$T/a.safetensors" --steps 12 $SMALL || fail "train"
+[ -s "$T/a.safetensors" ] && [ -s "$T/a.ckpt.safetensors" ] || fail "no model or checkpoint written"
+"$BIN" train rvq --data "$T/data" --out "$T/b.safetensors" --steps 6 --ckpt-every 6 $SMALL || fail "train half"
+"$BIN" train rvq --data "$T/data" --out "$T/c.safetensors" --steps 12 --resume "$T/b.ckpt.safetensors" $SMALL ||
+    fail "resume"
+cmp -s "$T/a.safetensors" "$T/c.safetensors" || fail "resumed run differs from the uninterrupted one"
+
+# encode a dataset clip, decode it with all and with fewer levels
+"$BIN" rvq encode "$T/data" --split test --clip 0 --model "$T/a.safetensors" --out "$T/tok.json" || fail "encode"
+grep -q '"format": "director-pose-tokens"' "$T/tok.json" || fail "tokens file format"
+[ "$(grep -c '^  \[' "$T/tok.json")" -eq 20 ] || fail "expected 20 key frames of tokens"
+"$BIN" rvq decode "$T/tok.json" --model "$T/a.safetensors" --out "$T/poses.json" || fail "decode"
+"$BIN" rvq decode "$T/tok.json" --model "$T/a.safetensors" --out "$T/poses1.json" --levels 1 || fail "decode 1 level"
+grep -q '"director-pose-sequence"' "$T/poses.json" || fail "decoded poses format"
+# the decoded sequence is itself an input: 20 frames are taken as the key frames
+"$BIN" rvq encode "$T/poses.json" --model "$T/a.safetensors" --out "$T/tok2.json" || fail "re-encode"
+"$BIN" rvq eval --data "$T/data" --split val --model "$T/a.safetensors" > "$T/eval.txt" || fail "eval"
+grep -q "levels  error_px" "$T/eval.txt" || fail "eval output"
+[ "$(grep -c 'perplexity' "$T/eval.txt")" -eq 1 ] || fail "eval perplexity table"
+
+# failures: clean message, non-zero exit, nothing written
+sed 's/\[\([0-9]*\), /[99, /' "$T/tok.json" > "$T/bad.json"
+if "$BIN" rvq decode "$T/bad.json" --model "$T/a.safetensors" --out "$T/bad_out.json" 2> "$T/err.txt"; then
+    fail "out-of-range token accepted"
+fi
+grep -q "bad.json" "$T/err.txt" && grep -q "outside" "$T/err.txt" || fail "bad token message: $(cat "$T/err.txt")"
+[ ! -e "$T/bad_out.json" ] || fail "output written after an error"
+if "$BIN" rvq decode "$T/tok.json" --model "$T/a.safetensors" --out "$T/x.json" --levels 4 2> "$T/err.txt"; then
+    fail "--levels above the depth accepted"
+fi
+printf 'not a model' > "$T/junk.safetensors"
+if "$BIN" rvq encode "$T/data" --model "$T/junk.safetensors" --out "$T/x.json" 2> "$T/err.txt"; then
+    fail "junk model accepted"
+fi
+grep -q "junk.safetensors" "$T/err.txt" || fail "junk model message: $(cat "$T/err.txt")"
+if "$BIN" train rvq --data "$T/nowhere" --out "$T/x.safetensors" --quiet 2> "$T/err.txt"; then
+    fail "missing dataset accepted"
+fi
+[ ! -e "$T/x.safetensors" ] || fail "model written after an error"
+if "$BIN" train rvq --data "$T/data" --out "$T/x.safetensors" --batch 0 2> /dev/null; then fail "--batch 0 accepted"; fi
+if "$BIN" rvq frobnicate 2> /dev/null; then fail "unknown subcommand accepted"; fi
+"$BIN" rvq --help > /dev/null || fail "rvq --help"
+"$BIN" train rvq --help > /dev/null || fail "train rvq --help"
+echo "cli_rvq: ok"

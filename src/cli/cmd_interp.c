@@ -245,13 +245,14 @@ static int cmd_interp_eval(int argc, char **argv) {
     const char *cmd = "interp eval";
     const char *data = NULL, *model = DEFAULT_MODEL, *ablation = NULL, *textenc = DEFAULT_TEXTENC;
     const char *tokenizer = DEFAULT_TOKENIZER, *split = "test";
-    long clips = 100, steps = 25;
+    long clips = 100, steps = 25, t_min = 0;
+    double smooth_sigma = 0;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (is_help(a)) {
             printf("usage: director interp eval --data DIR [--model M] [--ablation M_NOTEXT] [--textenc T]\n"
-                   "                            [--tokenizer TOK] [--split test] [--clips N] [--steps N] [--seed N]\n"
+                   "                            [--tokenizer TOK] [--split test] [--clips N] [--steps N] [--t-min N] [--smooth S] [--seed N]\n"
                    "\n"
                    "Densify the ground-truth key frames (every 10th frame) of the first N clips of a split\n"
                    "and compare with the true 200 frames: the interpolator (with and without key-frame\n"
@@ -271,6 +272,8 @@ static int cmd_interp_eval(int argc, char **argv) {
         else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "--clips")) { if (!cli_parse_long(cmd, a, v, 1, 1000000, &clips)) return CLI_EXIT_USAGE; }
         else if (!strcmp(a, "--steps")) { if (!cli_parse_long(cmd, a, v, 0, 100000, &steps)) return CLI_EXIT_USAGE; }
+        else if (!strcmp(a, "--t-min")) { if (!cli_parse_long(cmd, a, v, 0, 100000, &t_min)) return CLI_EXIT_USAGE; }
+        else if (!strcmp(a, "--smooth")) { if (!cli_parse_float(cmd, a, v, 0, 50, &smooth_sigma)) return CLI_EXIT_USAGE; }
         else if (!strcmp(a, "--seed")) { if (!cli_parse_u64(cmd, a, v, &seed)) return CLI_EXIT_USAGE; }
         else return cli_usage_error(cmd, "unknown option '%s'", a);
     }
@@ -314,6 +317,8 @@ static int cmd_interp_eval(int argc, char **argv) {
     for (int k = 0; k < K; k++) idx[k] = (int)((long)k * F / K);
     dr_interp_opts o = dr_interp_default_opts();
     o.steps = (int)steps;
+    o.t_min = (int)t_min;
+    o.smooth = (float)smooth_sigma;
     dr_progress prog;
     dr_progress_begin(&prog, "interp eval", 0, n, false);
     for (int c = 0; c < n; c++) {
@@ -370,8 +375,8 @@ static int cmd_interp_eval(int argc, char **argv) {
         goto done;
     }
     dr_progress_end(&prog, NULL);
-    printf("%d clips of %s/%s, key frames every %d frames, DDIM %ld steps, seed %llu\n\n", n, data, split, F / K,
-           steps, seed);
+    printf("%d clips of %s/%s, key frames every %d frames, DDIM %ld steps down to t = %ld, seed %llu\n\n", n, data,
+           split, F / K, steps, t_min, seed);
     printf("| method                       | pos px  | vel    | acc    | jerk   | slide  | bone %% | kf px  | pres   | ms/clip |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|\n");
     print_row("ground truth (reference)", &m_truth, 0);
@@ -419,6 +424,8 @@ static void usage_interp(FILE *f) {
             "  --guidance-kf X    key-frame guidance scale (default 1)\n"
             "  --guidance-text X  text guidance scale (default 1)\n"
             "  --seed N           sampling seed (default 0)\n"
+            "  --t-min N          stop the chain at noise level N (default 0: the full chain)\n"
+            "  --smooth S         Gaussian sigma in frames on the model's correction of the linear guide\n"
             "  --no-inpaint       do not pin the key-frame coordinates during sampling\n"
             "  --linear           linear interpolation instead of the model (the ablation)\n");
 }
@@ -453,6 +460,8 @@ int dr_cmd_interp(int argc, char **argv) {
         else if (!strcmp(a, "--guidance-kf")) { if (!cli_parse_float(cmd, a, argv[++i], -100, 100, &x)) return CLI_EXIT_USAGE; o.guidance_kf = (float)x; }
         else if (!strcmp(a, "--guidance-text")) { if (!cli_parse_float(cmd, a, argv[++i], -100, 100, &x)) return CLI_EXIT_USAGE; o.guidance_text = (float)x; }
         else if (!strcmp(a, "--seed")) { if (!cli_parse_u64(cmd, a, argv[++i], &u)) return CLI_EXIT_USAGE; o.seed = u; }
+        else if (!strcmp(a, "--t-min")) { if (!cli_parse_long(cmd, a, argv[++i], 0, 100000, &n)) return CLI_EXIT_USAGE; o.t_min = (int)n; }
+        else if (!strcmp(a, "--smooth")) { if (!cli_parse_float(cmd, a, argv[++i], 0, 50, &x)) return CLI_EXIT_USAGE; o.smooth = (float)x; }
         else return cli_usage_error(cmd, "unknown option '%s'", a);
     }
     if (!in || !outp) return cli_usage_error(cmd, "an input KEYFRAMES.json and --out are required");

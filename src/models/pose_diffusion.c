@@ -720,7 +720,8 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
 /* ---------------------------------------------------------------- sampling */
 
 dr_interp_opts dr_interp_default_opts(void) {
-    dr_interp_opts o = {.steps = 25, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true};
+    dr_interp_opts o = {.steps = 25, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true, .t_min = 0,
+                        .smooth = 0.0f};
     return o;
 }
 
@@ -753,8 +754,13 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
     const dr_interp_config *c = &m->cfg;
     const int F = c->frames, K = c->num_keyframes, Lt = c->text_len, Td = c->text_dim, T = c->diffusion_steps;
     const bool has_text = Td > 0;
-    if (opts->steps < 0 || opts->steps > T)
-        return dr_err_set(err, DR_EINVAL, "interpolator: %d sampling steps outside 0..%d", opts->steps, T);
+    if (opts->t_min < 0 || opts->t_min >= T)
+        return dr_err_set(err, DR_EINVAL, "interpolator: t_min %d outside 0..%d", opts->t_min, T - 1);
+    if (opts->steps < 0 || opts->steps > T - opts->t_min)
+        return dr_err_set(err, DR_EINVAL, "interpolator: %d sampling steps outside 0..%d", opts->steps,
+                          T - opts->t_min);
+    if (!(opts->smooth >= 0.0f && opts->smooth <= 50.0f))
+        return dr_err_set(err, DR_EINVAL, "interpolator: smoothing %g outside 0..50 frames", (double)opts->smooth);
     if (!isfinite(opts->guidance_kf) || !isfinite(opts->guidance_text))
         return dr_err_set(err, DR_EINVAL, "interpolator: guidance scales must be finite");
     guidance_plan plan = plan_guidance(has_text, opts->guidance_kf, opts->guidance_text);
@@ -794,11 +800,13 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
     dr_rng_seed(&rng, opts->seed);
     dr_rng_fill_normal(&rng, x, FP, 0.0f, 1.0f);
     const bool ddpm = opts->steps == 0;
-    const int S = ddpm ? T : opts->steps;
+    /* steps cover t in [t_min, T - 1]; the last x0 estimate (at t >= t_min) is the output */
+    const int t0 = opts->t_min, span = T - t0;
+    const int S = ddpm ? span : opts->steps;
     rc = DR_OK;
     for (int i = S - 1; i >= 0; i--) {
-        int t = ddpm ? i : (int)((long)(i + 1) * T / S) - 1;
-        int tp = ddpm ? i - 1 : (i > 0 ? (int)((long)i * T / S) - 1 : -1);
+        int t = ddpm ? t0 + i : t0 + (int)((long)(i + 1) * span / S) - 1;
+        int tp = ddpm ? t0 + i - 1 : (i > 0 ? t0 + (int)((long)i * span / S) - 1 : -1);
         for (int b = 0; b < B; b++) {
             memcpy(xin + b * FP, x, sizeof(float) * FP);
             tv[b] = (float)t;
@@ -808,6 +816,24 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
             float v = 0;
             for (int b = 0; b < B; b++) v += plan.weight[b] * pred[b * FP + j];
             x0[j] = fminf(4.0f, fmaxf(-4.0f, v));
+        }
+        if (opts->smooth > 0.0f) {
+            /* low-pass the model's correction of the linear guide (not the guide itself) */
+            const int R = (int)ceilf(3.0f * opts->smooth);
+            for (long j = 0; j < FP; j++)
+                fix[j] = x0[j] - cond->frame_cond[(j / PD) * DR_INTERP_FRAME_COND + j % PD];
+            for (int f = 0; f < F; f++) {
+                float acc[PD] = {0}, wsum = 0;
+                for (int d = -R; d <= R; d++) {
+                    int g = f + d;
+                    if (g < 0 || g >= F) continue;
+                    float w = expf(-0.5f * (float)(d * d) / (opts->smooth * opts->smooth));
+                    wsum += w;
+                    for (int j = 0; j < PD; j++) acc[j] += w * fix[(size_t)g * PD + j];
+                }
+                for (int j = 0; j < PD; j++)
+                    x0[(size_t)f * PD + j] = cond->frame_cond[(size_t)f * DR_INTERP_FRAME_COND + j] + acc[j] / wsum;
+            }
         }
         if (opts->inpaint) {
             /* Pin the key frames without kinking the motion: the residuals (given - estimated)

@@ -144,6 +144,11 @@ typedef struct dr_interp_opts {
     float guidance_text;  /* text guidance scale */
     uint64_t seed;
     bool inpaint;         /* pin every x0 estimate to the key frames (interpolated residuals) */
+    int t_min;            /* stop the chain at noise level t_min and return its x0 estimate: the
+                             steps below it add only fine detail, which on detector-jittered
+                             training data is jitter (0 = the full chain) */
+    float smooth;         /* Gaussian sigma (frames) applied to the model's correction of the
+                             linear guide in every x0 estimate; 0 = off */
 } dr_interp_opts;
 
 dr_interp_opts dr_interp_default_opts(void);

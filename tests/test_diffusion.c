@@ -339,6 +339,9 @@ static void test_learns_toy_interpolation(void **state) {
     toy_make(&v, 4, &rng, false);
     dr_interp_opts o = dr_interp_default_opts();
     o.inpaint = false;
+    o.t_min = 0; /* the full chain, unsmoothed: what these tests are about */
+    o.smooth = 0;
+    o.steps = 25;
     double err_model = 0, err_noise = 0, err_zero = 0, err_lerp = 0;
     for (int b = 0; b < 4; b++) {
         float out[F_ * 36], noise[F_ * 36];
@@ -415,6 +418,9 @@ static void test_samplers(void **state) {
     float a[F_ * 36], b[F_ * 36], r[F_ * 36];
     dr_interp_opts o = dr_interp_default_opts();
     o.inpaint = false;
+    o.t_min = 0; /* the full chain, unsmoothed: what these tests are about */
+    o.smooth = 0;
+    o.steps = 25;
     o.steps = 10;
     o.seed = 42;
     /* determinism */
@@ -528,6 +534,7 @@ static void test_run_rejects_bad_keyframes(void **state) {
         for (int j = 0; j < 18; j++) kf[k].kp[j] = (dr_keypoint){100.0f + 10 * j + k, 100.0f + 5 * j, 1.0f};
     dr_interp_opts o = dr_interp_default_opts();
     o.steps = 5;
+    o.t_min = 0;
     assert_int_equal(dr_interp_run(&m, NULL, NULL, 0, kf, K_ - 1, NULL, 512, 320, &o, out, &err), DR_EINVAL);
     assert_non_null(strstr(err.msg, "expected 5 key frames, got 4"));
     assert_int_equal(dr_interp_run(&m, NULL, NULL, 0, kf, K_ + 1, NULL, 512, 320, &o, out, &err), DR_EINVAL);

@@ -245,8 +245,9 @@ static int cmd_interp_eval(int argc, char **argv) {
     const char *cmd = "interp eval";
     const char *data = NULL, *model = DEFAULT_MODEL, *ablation = NULL, *textenc = DEFAULT_TEXTENC;
     const char *tokenizer = DEFAULT_TOKENIZER, *split = "test";
-    long clips = 100, steps = 25, t_min = 0;
-    double smooth_sigma = 0;
+    dr_interp_opts defaults = dr_interp_default_opts();
+    long clips = 100, steps = defaults.steps, t_min = defaults.t_min;
+    double smooth_sigma = defaults.smooth;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -420,12 +421,13 @@ static void usage_interp(FILE *f) {
             "  --model M          interpolator (default " DEFAULT_MODEL ")\n"
             "  --textenc T        text encoder (default " DEFAULT_TEXTENC ")\n"
             "  --tokenizer TOK    tokenizer (default " DEFAULT_TOKENIZER ")\n"
-            "  --steps N          DDIM steps; 0 = full 1000-step DDPM (default 25)\n"
+            "  --steps N          DDIM steps; 0 = ancestral DDPM over every step (default 10)\n"
             "  --guidance-kf X    key-frame guidance scale (default 1)\n"
             "  --guidance-text X  text guidance scale (default 1)\n"
             "  --seed N           sampling seed (default 0)\n"
-            "  --t-min N          stop the chain at noise level N (default 0: the full chain)\n"
+            "  --t-min N          stop the chain at noise level N (default 300; 0 = the full chain)\n"
             "  --smooth S         Gaussian sigma in frames on the model's correction of the linear guide\n"
+            "                     (default 2; 0 = off)\n"
             "  --no-inpaint       do not pin the key-frame coordinates during sampling\n"
             "  --linear           linear interpolation instead of the model (the ablation)\n");
 }

@@ -720,8 +720,10 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
 /* ---------------------------------------------------------------- sampling */
 
 dr_interp_opts dr_interp_default_opts(void) {
-    dr_interp_opts o = {.steps = 25, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true, .t_min = 0,
-                        .smooth = 0.0f};
+    /* Measured on synth-v1 (docs/MODELS.md): the full chain down to t = 0 reproduces detector-like
+     * jitter, so the default stops at t = 300 and low-passes the model's correction. */
+    dr_interp_opts o = {.steps = 10, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true,
+                        .t_min = 300, .smooth = 2.0f};
     return o;
 }
 

@@ -151,6 +151,7 @@ typedef struct dr_interp_opts {
                              linear guide in every x0 estimate; 0 = off */
 } dr_interp_opts;
 
+/* steps 10, guidance 1 / 1, seed 0, inpaint on, t_min 300, smooth 2 (see docs/MODELS.md). */
 dr_interp_opts dr_interp_default_opts(void);
 
 /* Sample one clip: cond for batch 1 (keep flags are ignored: guidance decides) -> x0 [F, 36]. */

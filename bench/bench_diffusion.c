@@ -99,6 +99,8 @@ int main(int argc, char **argv) {
     float one = 1.0f;
     dr_interp_cond c1 = {kf, kfi, fc, Td ? text : NULL, Td ? valid : NULL, &one, &one};
     dr_interp_opts o = dr_interp_default_opts();
+    if (getenv("BENCH_STEPS")) o.steps = atoi(getenv("BENCH_STEPS"));
+    if (getenv("BENCH_TMIN")) o.t_min = atoi(getenv("BENCH_TMIN"));
     for (int r = 0; r < REPS + 1; r++) {
         o.seed = (uint64_t)r;
         o.guidance_text = 1.0f;
@@ -122,8 +124,10 @@ int main(int argc, char **argv) {
     }
     printf("medians of %d runs           wall ms   main-thread CPU ms\n", REPS);
     printf("train step, batch %d:         %8.1f   %8.1f\n", B, 1e3 * median(t_train, REPS), 1e3 * median(c_train, REPS));
-    printf("sample, DDIM 25, guidance 1/1: %8.1f   %8.1f\n", 1e3 * median(t_s1, REPS), 1e3 * median(c_s1, REPS));
-    printf("sample, DDIM 25, guidance 1/2: %8.1f   %8.1f\n", 1e3 * median(t_s2, REPS), 1e3 * median(c_s2, REPS));
+    printf("sample (DDIM %d steps to t %d), guidance 1/1: %8.1f   %8.1f\n", o.steps, o.t_min, 1e3 * median(t_s1, REPS),
+           1e3 * median(c_s1, REPS));
+    printf("sample (DDIM %d steps to t %d), guidance 1/2: %8.1f   %8.1f\n", o.steps, o.t_min, 1e3 * median(t_s2, REPS),
+           1e3 * median(c_s2, REPS));
     free(x0);
     free(mask);
     free(kf);

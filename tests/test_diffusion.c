@@ -339,6 +339,9 @@ static void test_learns_toy_interpolation(void **state) {
     toy_make(&v, 4, &rng, false);
     dr_interp_opts o = dr_interp_default_opts();
     o.inpaint = false;
+    o.t_min = 0; /* the full chain, unsmoothed: what these tests are about */
+    o.smooth = 0;
+    o.steps = 25;
     double err_model = 0, err_noise = 0, err_zero = 0, err_lerp = 0;
     for (int b = 0; b < 4; b++) {
         float out[F_ * 36], noise[F_ * 36];
@@ -415,6 +418,9 @@ static void test_samplers(void **state) {
     float a[F_ * 36], b[F_ * 36], r[F_ * 36];
     dr_interp_opts o = dr_interp_default_opts();
     o.inpaint = false;
+    o.t_min = 0; /* the full chain, unsmoothed: what these tests are about */
+    o.smooth = 0;
+    o.steps = 25;
     o.steps = 10;
     o.seed = 42;
     /* determinism */
@@ -460,7 +466,49 @@ static void test_samplers(void **state) {
             if (t.kf[k * DR_INTERP_KF_FEAT + 36 + j] > 0)
                 for (int d = 0; d < 2; d++)
                     assert_true(a[t.kfi[k] * 36 + 2 * j + d] == t.kf[k * DR_INTERP_KF_FEAT + 2 * j + d]);
+    /* t_min = T - 1 with one step: the single x0 estimate from pure noise */
+    o.guidance_text = 1;
+    o.inpaint = false;
+    o.steps = 1;
+    o.t_min = 99;
+    o.seed = 5;
+    assert_int_equal(dr_interp_sample(&m, &c, &o, a, &err), 0);
+    {
+        float xT[F_ * 36], keep = 1, tv = 99;
+        dr_rng nr;
+        dr_rng_seed(&nr, 5);
+        dr_rng_fill_normal(&nr, xT, F_ * 36, 0, 1);
+        dr_interp_cond cc = toy_cond(&t, 0);
+        cc.keep_kf = cc.keep_text = &keep;
+        assert_int_equal(dr_interp_forward(&m, xT, &tv, &cc, 1, r, &err), 0);
+        for (int i = 0; i < F_ * 36; i++) r[i] = fminf(4.0f, fmaxf(-4.0f, r[i]));
+        assert_true(tu_max_abs_diff(a, r, F_ * 36) < 1e-5);
+    }
+    /* smoothing the correction of the guide: sigma 50 over 20 frames leaves it nearly constant */
+    o.t_min = 0;
+    o.steps = 10;
+    double rough[2];
+    for (int k = 0; k < 2; k++) {
+        o.smooth = k ? 50.0f : 0.0f;
+        assert_int_equal(dr_interp_sample(&m, &c, &o, a, &err), 0);
+        rough[k] = 0;
+        for (int f = 1; f + 1 < F_; f++)
+            for (int j = 0; j < 36; j++) {
+                float d[3];
+                for (int i = 0; i < 3; i++)
+                    d[i] = a[(f - 1 + i) * 36 + j] - t.fc[(f - 1 + i) * DR_INTERP_FRAME_COND + j];
+                rough[k] += fabsf(d[0] - 2 * d[1] + d[2]);
+            }
+    }
+    assert_true(rough[1] < 0.05 * rough[0]);
+    o.smooth = 0;
     /* bad options */
+    o.t_min = 100;
+    assert_int_equal(dr_interp_sample(&m, &c, &o, a, &err), DR_EINVAL);
+    o.t_min = 0;
+    o.smooth = -1;
+    assert_int_equal(dr_interp_sample(&m, &c, &o, a, &err), DR_EINVAL);
+    o.smooth = 0;
     o.steps = 101;
     assert_int_equal(dr_interp_sample(&m, &c, &o, a, &err), DR_EINVAL);
     o.steps = 10;
@@ -486,6 +534,7 @@ static void test_run_rejects_bad_keyframes(void **state) {
         for (int j = 0; j < 18; j++) kf[k].kp[j] = (dr_keypoint){100.0f + 10 * j + k, 100.0f + 5 * j, 1.0f};
     dr_interp_opts o = dr_interp_default_opts();
     o.steps = 5;
+    o.t_min = 0;
     assert_int_equal(dr_interp_run(&m, NULL, NULL, 0, kf, K_ - 1, NULL, 512, 320, &o, out, &err), DR_EINVAL);
     assert_non_null(strstr(err.msg, "expected 5 key frames, got 4"));
     assert_int_equal(dr_interp_run(&m, NULL, NULL, 0, kf, K_ + 1, NULL, 512, 320, &o, out, &err), DR_EINVAL);

@@ -29,6 +29,8 @@ dr_interp_config dr_interp_default_config(int text_dim, int text_len) {
     c.text_len = text_dim > 0 ? text_len : 0;
     c.diffusion_steps = 1000;
     c.vel_weight = 1.0f;
+    c.sigma_guided = 0.025f; /* rms of (truth - linear interpolation) on synth-v1, normalized units */
+    c.sigma_free = 0.5f;     /* rms of a normalized pose coordinate */
     c.p_drop_kf = 0.1f;
     c.p_drop_text = 0.2f;
     return c;
@@ -40,9 +42,10 @@ char *dr_interp_config_json(const dr_interp_config *c) {
     snprintf(buf, 1024,
              "{\"frames\":%d,\"num_keyframes\":%d,\"dim\":%d,\"num_layers\":%d,\"num_heads\":%d,\"mlp_dim\":%d,"
              "\"text_dim\":%d,\"text_len\":%d,\"diffusion_steps\":%d,\"prediction\":\"x0\",\"schedule\":\"cosine\","
-             "\"vel_weight\":%g,\"p_drop_kf\":%g,\"p_drop_text\":%g}",
+             "\"vel_weight\":%g,\"p_drop_kf\":%g,\"p_drop_text\":%g,\"sigma_guided\":%g,\"sigma_free\":%g}",
              c->frames, c->num_keyframes, c->dim, c->num_layers, c->num_heads, c->mlp_dim, c->text_dim, c->text_len,
-             c->diffusion_steps, (double)c->vel_weight, (double)c->p_drop_kf, (double)c->p_drop_text);
+             c->diffusion_steps, (double)c->vel_weight, (double)c->p_drop_kf, (double)c->p_drop_text,
+             (double)c->sigma_guided, (double)c->sigma_free);
     return buf;
 }
 
@@ -68,7 +71,9 @@ int dr_interp_config_parse(dr_interp_config *cfg, const char *json, const char *
         *ints[i].dst = (int)it->valuedouble;
     }
     struct { const char *key; float *dst; } floats[] = {
-        {"vel_weight", &c.vel_weight}, {"p_drop_kf", &c.p_drop_kf}, {"p_drop_text", &c.p_drop_text}};
+        {"vel_weight", &c.vel_weight}, {"p_drop_kf", &c.p_drop_kf}, {"p_drop_text", &c.p_drop_text},
+        {"sigma_guided", &c.sigma_guided}, {"sigma_free", &c.sigma_free}};
+    c.sigma_guided = c.sigma_free = 0.0f; /* absent in files written before the skip path */
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, floats[i].key);
         if (cJSON_IsNumber(it)) *floats[i].dst = (float)it->valuedouble;
@@ -77,7 +82,8 @@ int dr_interp_config_parse(dr_interp_config *cfg, const char *json, const char *
         c.dim > 4096 || c.num_heads <= 0 || c.dim % c.num_heads || c.num_layers <= 0 || c.num_layers > 64 ||
         c.mlp_dim <= 0 || c.mlp_dim > 16384 || c.text_dim < 0 || c.text_dim > 8192 || c.text_len < 0 ||
         c.text_len > 4096 || (c.text_dim > 0) != (c.text_len > 0) || c.diffusion_steps < 2 ||
-        c.diffusion_steps > 100000) {
+        c.diffusion_steps > 100000 || !(c.sigma_guided >= 0.0f && c.sigma_guided < 100.0f) ||
+        !(c.sigma_free >= 0.0f && c.sigma_free < 100.0f)) {
         rc = dr_err_set(err, DR_EFORMAT, "%s: inconsistent interpolator sizes", what);
         goto done;
     }
@@ -399,6 +405,10 @@ int dr_interp_forward(dr_interp *m, const float *x_t, const float *tvals, const 
     const size_t maxN = (size_t)a->max_batch * F, NC = maxN * D, NM = maxN * M;
     const size_t ATT = (size_t)a->max_batch * H * F * F, CATT = (size_t)a->max_batch * H * F * Kc;
     const size_t CKV = (size_t)a->max_batch * Kc * D, SS = (size_t)a->max_batch * 2 * D;
+    for (int b = 0; b < B; b++)
+        if (!(tvals[b] >= 0.0f && tvals[b] <= (float)(c->diffusion_steps - 1)))
+            return dr_err_set(err, DR_EINVAL, "interpolator: timestep %g outside 0..%d", (double)tvals[b],
+                              c->diffusion_steps - 1);
     for (int b = 0; b < B * K; b++)
         if (cond->kf_index[b] < 0 || cond->kf_index[b] >= F)
             return dr_err_set(err, DR_EINVAL, "interpolator: key-frame index %d outside 0..%d", cond->kf_index[b],
@@ -492,14 +502,18 @@ int dr_interp_forward(dr_interp *m, const float *x_t, const float *tvals, const 
     dr_layernorm_forward(a->ho, a->ho_mean, a->ho_rstd, a->res + L * NC, W(m, -1, "out_norm.weight"),
                          W(m, -1, "out_norm.bias"), N, D, 1e-5f);
     dr_linear_forward(x0_pred, a->ho, W(m, -1, "out.weight"), W(m, -1, "out.bias"), N, D, PD);
-    /* the network predicts the correction to the key-frame guide's linear interpolation, so an
-     * untrained model starts as the linear baseline and training spends itself on the motion */
+    /* the network predicts the correction to a skip path: the guide's linear interpolation
+     * (an untrained model is the linear baseline), plus, with the skip path on, the
+     * least-squares share of x_t (at small t the model thus copies x_t without learning to) */
 #pragma omp parallel for
     for (int n = 0; n < N; n++) {
-        float keep = a->keep_kf[n / F];
-        const float *lerp = a->in_feat + (size_t)n * IN_FEAT + PD; /* already scaled by keep */
-        if (keep != 0.0f)
-            for (int j = 0; j < PD; j++) x0_pred[(size_t)n * PD + j] += lerp[j];
+        const int b = n / F;
+        const float keep = a->keep_kf[b];
+        const float *xt = a->in_feat + (size_t)n * IN_FEAT, *lerp = xt + PD; /* lerp already scaled by keep */
+        const float ab = m->alpha_bar[(int)tvals[b]], s = keep != 0.0f ? c->sigma_guided : c->sigma_free;
+        const float g = s > 0 ? sqrtf(ab) * s * s / (ab * s * s + 1.0f - ab) : 0.0f;
+        float *y = x0_pred + (size_t)n * PD;
+        for (int j = 0; j < PD; j++) y[j] += lerp[j] + g * (xt[j] - sqrtf(ab) * lerp[j]);
     }
     return DR_OK;
 }
@@ -706,7 +720,10 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
 /* ---------------------------------------------------------------- sampling */
 
 dr_interp_opts dr_interp_default_opts(void) {
-    dr_interp_opts o = {.steps = 25, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true};
+    /* Measured on synth-v1 (docs/MODELS.md): the full chain down to t = 0 reproduces detector-like
+     * jitter, so the default stops at t = 300 and low-passes the model's correction. */
+    dr_interp_opts o = {.steps = 10, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true,
+                        .t_min = 300, .smooth = 2.0f};
     return o;
 }
 
@@ -739,8 +756,13 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
     const dr_interp_config *c = &m->cfg;
     const int F = c->frames, K = c->num_keyframes, Lt = c->text_len, Td = c->text_dim, T = c->diffusion_steps;
     const bool has_text = Td > 0;
-    if (opts->steps < 0 || opts->steps > T)
-        return dr_err_set(err, DR_EINVAL, "interpolator: %d sampling steps outside 0..%d", opts->steps, T);
+    if (opts->t_min < 0 || opts->t_min >= T)
+        return dr_err_set(err, DR_EINVAL, "interpolator: t_min %d outside 0..%d", opts->t_min, T - 1);
+    if (opts->steps < 0 || opts->steps > T - opts->t_min)
+        return dr_err_set(err, DR_EINVAL, "interpolator: %d sampling steps outside 0..%d", opts->steps,
+                          T - opts->t_min);
+    if (!(opts->smooth >= 0.0f && opts->smooth <= 50.0f))
+        return dr_err_set(err, DR_EINVAL, "interpolator: smoothing %g outside 0..50 frames", (double)opts->smooth);
     if (!isfinite(opts->guidance_kf) || !isfinite(opts->guidance_text))
         return dr_err_set(err, DR_EINVAL, "interpolator: guidance scales must be finite");
     guidance_plan plan = plan_guidance(has_text, opts->guidance_kf, opts->guidance_text);
@@ -751,7 +773,7 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
     /* batch the needed predictions: replicate the condition B times with the plan's keep flags */
     float *buf = malloc(sizeof(float) * ((size_t)B * (FP * 2 + (size_t)F * DR_INTERP_FRAME_COND +
                                                       (size_t)K * DR_INTERP_KF_FEAT + (size_t)Lt * Td + 3) +
-                                         (size_t)FP * 2));
+                                         (size_t)FP * 3 + (size_t)K * (PD + DR_NUM_KEYPOINTS)));
     int *kfi = malloc(sizeof(int) * (size_t)B * K);
     uint8_t *tvalid = malloc((size_t)B * Lt + 1);
     if (!buf || !kfi || !tvalid) {
@@ -762,7 +784,8 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
     }
     float *xin = buf, *pred = xin + B * FP, *fc = pred + B * FP, *kf = fc + (size_t)B * F * DR_INTERP_FRAME_COND;
     float *txt = kf + (size_t)B * K * DR_INTERP_KF_FEAT, *tv = txt + (size_t)B * Lt * Td, *keep_kf = tv + B;
-    float *keep_tx = keep_kf + B, *x = keep_tx + B, *x0 = x + FP;
+    float *keep_tx = keep_kf + B, *x = keep_tx + B, *x0 = x + FP, *fix = x0 + FP;
+    float *kres = fix + FP, *kmask = kres + (size_t)K * PD;
     for (int b = 0; b < B; b++) {
         memcpy(fc + (size_t)b * F * DR_INTERP_FRAME_COND, cond->frame_cond, sizeof(float) * F * DR_INTERP_FRAME_COND);
         memcpy(kf + (size_t)b * K * DR_INTERP_KF_FEAT, cond->kf, sizeof(float) * K * DR_INTERP_KF_FEAT);
@@ -779,11 +802,13 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
     dr_rng_seed(&rng, opts->seed);
     dr_rng_fill_normal(&rng, x, FP, 0.0f, 1.0f);
     const bool ddpm = opts->steps == 0;
-    const int S = ddpm ? T : opts->steps;
+    /* steps cover t in [t_min, T - 1]; the last x0 estimate (at t >= t_min) is the output */
+    const int t0 = opts->t_min, span = T - t0;
+    const int S = ddpm ? span : opts->steps;
     rc = DR_OK;
     for (int i = S - 1; i >= 0; i--) {
-        int t = ddpm ? i : (int)((long)(i + 1) * T / S) - 1;
-        int tp = ddpm ? i - 1 : (i > 0 ? (int)((long)i * T / S) - 1 : -1);
+        int t = ddpm ? t0 + i : t0 + (int)((long)(i + 1) * span / S) - 1;
+        int tp = ddpm ? t0 + i - 1 : (i > 0 ? t0 + (int)((long)i * span / S) - 1 : -1);
         for (int b = 0; b < B; b++) {
             memcpy(xin + b * FP, x, sizeof(float) * FP);
             tv[b] = (float)t;
@@ -794,7 +819,37 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
             for (int b = 0; b < B; b++) v += plan.weight[b] * pred[b * FP + j];
             x0[j] = fminf(4.0f, fmaxf(-4.0f, v));
         }
-        if (opts->inpaint)
+        if (opts->smooth > 0.0f) {
+            /* low-pass the model's correction of the linear guide (not the guide itself) */
+            const int R = (int)ceilf(3.0f * opts->smooth);
+            for (long j = 0; j < FP; j++)
+                fix[j] = x0[j] - cond->frame_cond[(j / PD) * DR_INTERP_FRAME_COND + j % PD];
+            for (int f = 0; f < F; f++) {
+                float acc[PD] = {0}, wsum = 0;
+                for (int d = -R; d <= R; d++) {
+                    int g = f + d;
+                    if (g < 0 || g >= F) continue;
+                    float w = expf(-0.5f * (float)(d * d) / (opts->smooth * opts->smooth));
+                    wsum += w;
+                    for (int j = 0; j < PD; j++) acc[j] += w * fix[(size_t)g * PD + j];
+                }
+                for (int j = 0; j < PD; j++)
+                    x0[(size_t)f * PD + j] = cond->frame_cond[(size_t)f * DR_INTERP_FRAME_COND + j] + acc[j] / wsum;
+            }
+        }
+        if (opts->inpaint) {
+            /* Pin the key frames without kinking the motion: the residuals (given - estimated)
+             * at the key frames, linearly interpolated between them (the guide's own rule), are
+             * added to every frame; the key frames are then set exactly (a + (b - a) may miss b
+             * by an ulp). */
+            for (int k = 0; k < K; k++) {
+                const float *kp = cond->kf + (size_t)k * DR_INTERP_KF_FEAT;
+                const float *est = x0 + (size_t)cond->kf_index[k] * PD;
+                for (int j = 0; j < PD; j++) kres[(size_t)k * PD + j] = kp[PD + j / 2] > 0 ? kp[j] - est[j] : 0.0f;
+                for (int j = 0; j < DR_NUM_KEYPOINTS; j++) kmask[(size_t)k * DR_NUM_KEYPOINTS + j] = kp[PD + j];
+            }
+            dr_interp_guide(kres, kmask, cond->kf_index, K, F, NULL, NULL, fix, NULL);
+            for (long j = 0; j < FP; j++) x0[j] += fix[j];
             for (int k = 0; k < K; k++) {
                 const float *kp = cond->kf + (size_t)k * DR_INTERP_KF_FEAT;
                 float *dst = x0 + (size_t)cond->kf_index[k] * PD;
@@ -804,6 +859,7 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
                         dst[2 * j + 1] = kp[2 * j + 1];
                     }
             }
+        }
         float ab = m->alpha_bar[t], abp = tp >= 0 ? m->alpha_bar[tp] : 1.0f;
         if (ddpm) {
             /* posterior q(x_{t-1} | x_t, x0) */

@@ -10,9 +10,11 @@
  *   context the 20 key frames as tokens (pose + presence, plus the position embedding of their
  *           frame index) and the text encoder's per-token states (linear to the model width),
  *           one LayerNorm shared by all blocks;
- *   output  LayerNorm -> linear to 36, added to the guide's linear interpolation (when the key
- *           frames are given): the model predicts the clean pose x0 as a correction of the linear
- *           baseline (x0 prediction: motion diffusion (MDM, Audio2Photoreal) prefers it, and it
+ *   output  LayerNorm -> linear to 36, added to a skip path: the least-squares estimate of x0
+ *           from x_t given the prior "x0 = the guide's linear interpolation +- sigma_guided"
+ *           (key frames given) or "0 +- sigma_free" (dropped), i.e. guide + g(t) (x_t -
+ *           sqrt(ab_t) guide), g = sqrt(ab) s^2 / (ab s^2 + 1 - ab) (EDM's c_skip). The model
+ *           predicts the clean pose x0 as a correction of the linear baseline (x0 prediction: motion diffusion (MDM, Audio2Photoreal) prefers it, and it
  *           lets the loss add a velocity term; the residual form makes an untrained model the
  *           baseline, so training time goes into the dynamics).
  * Noise schedule: cosine (Nichol & Dhariwal 2021), 1000 steps. Loss: masked MSE on x0 over the
@@ -23,8 +25,9 @@
  *   x0 = x0(-,-) + s_kf (x0(kf,-) - x0(-,-)) + s_text (x0(kf,text) - x0(kf,-)),
  * so s_kf = s_text = 1 is the plain conditional model and 0, 0 the unconditional one.
  * Samplers: full ancestral DDPM (1000 steps) and deterministic DDIM (eta = 0, any step count).
- * Optionally (on by default in dr_interp_run) the present key-frame coordinates replace the x0
- * estimate at key frames after every step, so the output passes through them exactly.
+ * Optionally (on by default in dr_interp_run) every x0 estimate is pinned to the key frames:
+ * the residuals at the key frames, linearly interpolated between them, are added to all frames,
+ * so the output passes through the present key-frame coordinates exactly without kinks.
  * Missing keypoints: the model sees the presence of the key frames; the output keypoint is
  * present when it is present in the nearest key frame (ties go to the earlier one), and gets
  * that key frame's confidence. */
@@ -52,6 +55,10 @@ typedef struct dr_interp_config {
     int text_len;       /* text tokens seen (the text encoder's max_len) */
     int diffusion_steps; /* T of the schedule (1000) */
     float vel_weight;   /* weight of the velocity term of the loss */
+    /* Skip path (EDM's c_skip, in DDPM terms): the network adds to the linear least-squares
+     * estimate of x0 from x_t, whose prior is the guide with per-coordinate std sigma_guided
+     * (key frames given) or 0 with std sigma_free (dropped). 0 = off (files from before it). */
+    float sigma_guided, sigma_free;
     float p_drop_kf, p_drop_text; /* classifier-free guidance drop probabilities */
 } dr_interp_config;
 
@@ -136,9 +143,15 @@ typedef struct dr_interp_opts {
     float guidance_kf;    /* key-frame guidance scale (1 = plain conditional) */
     float guidance_text;  /* text guidance scale */
     uint64_t seed;
-    bool inpaint;         /* replace key-frame coordinates in every x0 estimate */
+    bool inpaint;         /* pin every x0 estimate to the key frames (interpolated residuals) */
+    int t_min;            /* stop the chain at noise level t_min and return its x0 estimate: the
+                             steps below it add only fine detail, which on detector-jittered
+                             training data is jitter (0 = the full chain) */
+    float smooth;         /* Gaussian sigma (frames) applied to the model's correction of the
+                             linear guide in every x0 estimate; 0 = off */
 } dr_interp_opts;
 
+/* steps 10, guidance 1 / 1, seed 0, inpaint on, t_min 300, smooth 2 (see docs/MODELS.md). */
 dr_interp_opts dr_interp_default_opts(void);
 
 /* Sample one clip: cond for batch 1 (keep flags are ignored: guidance decides) -> x0 [F, 36]. */

@@ -29,6 +29,12 @@ the same loaded machine. scripts/install-deps --bench installs `libopenblas0-ope
 scripts/bench points PyTorch at it with LD_LIBRARY_PATH, whatever the system's alternative.
 Targets (issues 6 and 8): LLM training >= 1.5x PyTorch's best, greedy decoding >= 10x; the
 pose plan (stages 1-3) < 1 s and the whole run with both videos < 5 s.
+PyTorch with OPENBLAS_CORETYPE=SkylakeX instead of the Cooperlake kernels OpenBLAS picks
+on this Zen 4 made no difference beyond the noise (LLM step 1.69-1.72 s CPU against
+1.62-1.76 s, 2026-11-25), so the benchmark leaves that choice to OpenBLAS. When the 1-minute
+load exceeds the cores, both sides (and the end-to-end runs) get OMP_WAIT_POLICY=passive:
+spinning OpenMP barriers on an oversubscribed machine cost far more than the wake-ups
+(see "GEMM and kernels"); BENCH_OMP_WAIT_POLICY overrides the choice.
 """
 
 

@@ -3,7 +3,8 @@
  * director never leaves a half-written output: single files are written to
  * "<path>.tmp.<pid>" and renamed into place on success (dr_atomic_file); output
  * folders are built in a temporary sibling folder and renamed at the end
- * (dr_tmpdir_*). Also: reading a whole file with a size limit, mkdir -p, rm -rf. */
+ * (dr_tmpdir_*); files inside such a folder skip their own fsync, because the folder commit
+ * syncs once for all of them. Also: reading a whole file with a size limit, mkdir -p, rm -rf. */
 #ifndef DIRECTOR_CORE_FSUTIL_H
 #define DIRECTOR_CORE_FSUTIL_H
 

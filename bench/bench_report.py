@@ -31,10 +31,10 @@ Targets (issues 6 and 8): LLM training >= 1.5x PyTorch's best, greedy decoding >
 pose plan (stages 1-3) < 1 s and the whole run with both videos < 5 s.
 PyTorch with OPENBLAS_CORETYPE=SkylakeX instead of the Cooperlake kernels OpenBLAS picks
 on this Zen 4 made no difference beyond the noise (LLM step 1.69-1.72 s CPU against
-1.62-1.76 s, 2026-11-25), so the benchmark leaves that choice to OpenBLAS. When the 1-minute
-load exceeds the cores, both sides (and the end-to-end runs) get OMP_WAIT_POLICY=passive:
-spinning OpenMP barriers on an oversubscribed machine cost far more than the wake-ups
-(see "GEMM and kernels"); BENCH_OMP_WAIT_POLICY overrides the choice.
+1.62-1.76 s, 2026-11-25), so the benchmark leaves that choice to OpenBLAS. Both sides
+(and the end-to-end runs) get OMP_WAIT_POLICY=passive: spinning OpenMP barriers on an
+oversubscribed machine cost far more than the wake-ups (see "GEMM and kernels") and the
+spinning would count as CPU time; BENCH_OMP_WAIT_POLICY=active overrides it.
 """
 
 

@@ -85,7 +85,7 @@ def main():
         if plans:
             print(f"e2e.{key}.plan_s {sum(plans):.3f}")
         if files:
-            print(f"e2e.{key}.stage.render_encode_write {sum(files):.4f}")
+            print(f"e2e.{key}.stage.files {sum(files):.4f}")
         sys.stdout.flush()
     # the same prompt stage by stage in one process, through include/director.h
     p = subprocess.run([os.path.join(build, "bench_models"), "e2e", models, os.path.join(work, "api"), PROMPT],

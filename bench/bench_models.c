@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <dnnl.h>
 
@@ -402,28 +403,33 @@ static int bench_interp(int steps) {
  * sample 0 the renderers (skeleton frames, preview frames) and the encoders (PNG frames,
  * the two MP4s) on their own, and finally director_write_outputs (every output file of
  * every sample, as the CLI writes them). */
+/* One stage's wall-clock and CPU seconds (all threads) since (t0, c0). */
+static void stage(const char *name, double t0, double c0) {
+    printf("e2e.%s_s %.4f\ne2e.%s_cpu_s %.4f\n", name, dr_now() - t0, name, cpu_now() - c0);
+}
+
 static int bench_e2e(const char *models, const char *work, const char *prompt, int samples) {
     char err[512], path[4096];
     dr_err e;
     director_pipeline *p;
-    double t0 = dr_now();
+    double t0 = dr_now(), c0 = cpu_now();
     if (director_pipeline_load(&p, models, err, sizeof err) != DIRECTOR_OK) {
         fprintf(stderr, "bench_models e2e: %s\n", err);
         return 1;
     }
-    printf("e2e.load_s %.4f\n", dr_now() - t0);
+    stage("load", t0, c0);
     director_options o;
     director_options_default(&o);
     o.samples = samples;
     o.seed = 1;
     o.quiet = 1;
     director_result *r;
-    t0 = dr_now();
+    t0 = dr_now(), c0 = cpu_now();
     if (director_generate(p, prompt, &o, &r) != DIRECTOR_OK) {
         fprintf(stderr, "bench_models e2e: %s\n", director_last_error(p));
         return 1;
     }
-    printf("e2e.plan_s %.4f\n", dr_now() - t0);
+    stage("plan", t0, c0);
     double llm = 0, rvq = 0, diff = 0;
     for (int s = 0; s < r->num_samples; s++) {
         llm += r->samples[s].seconds_llm;
@@ -445,21 +451,21 @@ static int bench_e2e(const char *models, const char *work, const char *prompt, i
     dr_image *skel = calloc((size_t)F, sizeof *skel), *prev = calloc((size_t)F, sizeof *prev);
     for (int f = 0; f < F; f++)
         if (dr_image_alloc(&skel[f], W, H) || dr_image_alloc(&prev[f], W, H)) return 1;
-    t0 = dr_now();
+    t0 = dr_now(), c0 = cpu_now();
 #pragma omp parallel for schedule(dynamic)
     for (int f = 0; f < F; f++) dr_render_pose(&skel[f], &seq.frames[f], W, H);
-    printf("e2e.render_skeleton_s %.4f\n", dr_now() - t0);
-    t0 = dr_now();
+    stage("render_skeleton", t0, c0);
+    t0 = dr_now(), c0 = cpu_now();
     dr_preview_style style;
     dr_preview_style_from_prompt(&style, r->prompt);
     dr_preview *pv;
     if (dr_preview_create(&pv, &style, &seq, W, H, &e) || dr_preview_render_all(pv, &seq, prev, &e))
         return fail("e2e", &e);
     dr_preview_free(pv);
-    printf("e2e.render_preview_s %.4f\n", dr_now() - t0);
+    stage("render_preview", t0, c0);
     snprintf(path, sizeof path, "%s/pose", work);
     if (dr_mkdir_p(path, &e)) return fail("e2e", &e);
-    t0 = dr_now();
+    t0 = dr_now(), c0 = cpu_now();
     int png_rc = 0;
 #pragma omp parallel for schedule(dynamic) reduction(| : png_rc)
     for (int f = 0; f < F; f++) {
@@ -472,29 +478,49 @@ static int bench_e2e(const char *models, const char *work, const char *prompt, i
         fprintf(stderr, "bench_models e2e: cannot write PNG frames in %s\n", work);
         return 1;
     }
-    printf("e2e.encode_png_s %.4f\n", dr_now() - t0);
+    stage("encode_png", t0, c0);
     const struct { const char *name; dr_image *frames; } videos[] = {{"pose", skel}, {"preview", prev}};
     for (int v = 0; v < 2; v++) {
         snprintf(path, sizeof path, "%s/%s.mp4", work, videos[v].name);
         dr_video_writer *w;
-        t0 = dr_now();
+        t0 = dr_now(), c0 = cpu_now();
         if (dr_video_open(&w, path, DR_VIDEO_MP4, W, H, r->fps, &e)) return fail("e2e", &e);
         for (int f = 0; f < F; f++)
             if (dr_video_write(w, &videos[v].frames[f], &e)) return fail("e2e", &e);
         if (dr_video_close(w, &e)) return fail("e2e", &e);
-        printf("e2e.encode_%s_mp4_s %.4f\n", videos[v].name, dr_now() - t0);
+        snprintf(path, sizeof path, "encode_%s_mp4", videos[v].name);
+        stage(path, t0, c0);
     }
     for (int f = 0; f < F; f++) dr_image_free(&skel[f]), dr_image_free(&prev[f]);
     free(skel), free(prev);
     dr_pose_seq_free(&seq);
 
+    /* what one durable small file costs on this disk: every output file goes through
+     * dr_atomic_commit, which fsyncs it (hundreds of files per sample) */
+    double sync_s[32];
+    for (int i = 0; i < 32; i++) {
+        char fp[4200];
+        snprintf(fp, sizeof fp, "%s/sync_%02d.bin", work, i);
+        static const char block[4096];
+        t0 = dr_now();
+        FILE *f = fopen(fp, "wb");
+        if (!f || fwrite(block, 1, sizeof block, f) != sizeof block || fflush(f) || fsync(fileno(f))) {
+            fprintf(stderr, "bench_models e2e: cannot write %s\n", fp);
+            if (f) fclose(f);
+            return 1;
+        }
+        fclose(f);
+        sync_s[i] = dr_now() - t0;
+    }
+    printf("e2e.fsync_file_s %.6f\n", median(sync_s, 32));
+
     snprintf(path, sizeof path, "%s/out", work);
-    t0 = dr_now();
+    t0 = dr_now(), c0 = cpu_now();
     if (director_write_outputs(p, r, &o, path) != DIRECTOR_OK) {
         fprintf(stderr, "bench_models e2e: %s\n", director_last_error(p));
         return 1;
     }
-    printf("e2e.write_outputs_s %.4f\n", dr_now() - t0);
+    stage("write_outputs", t0, c0);
     director_result_free(r);
     director_pipeline_free(p);
     return 0;

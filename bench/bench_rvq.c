@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -19,6 +20,14 @@ enum { SAMPLES = 7, BATCH = 256 };
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Process CPU seconds: with one thread, the time the benchmark really ran, which does not
+ * count time spent descheduled on a shared machine. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void print_cpu(void) {
@@ -86,37 +95,46 @@ int main(int argc, char **argv) {
     printf("model: depth %d x %d codes, dim %d, channels %d, %ld weights\n", cfg->depth, cfg->codebook_size, cfg->dim,
            cfg->channels, dr_rvq_num_weights(m));
     int *tokens = malloc(sizeof(int) * BATCH * T * (size_t)cfg->depth);
-    double enc[SAMPLES], dec[SAMPLES], step[SAMPLES];
+    double enc[SAMPLES], dec[SAMPLES], step[SAMPLES], cenc[SAMPLES], cdec[SAMPLES], cstep[SAMPLES];
     dr_rvq_encode(m, poses, BATCH, 512, 320, tokens, &err); /* warm-up */
     for (int i = 0; i < SAMPLES; i++) {
-        double t0 = dr_now();
+        double t0 = dr_now(), c0 = cpu_now();
         if (dr_rvq_encode(m, poses, BATCH, 512, 320, tokens, &err)) return 1;
-        double t1 = dr_now();
+        double t1 = dr_now(), c1 = cpu_now();
         if (dr_rvq_decode(m, tokens, BATCH, cfg->depth, 512, 320, out, &err)) return 1;
-        double t2 = dr_now();
+        double t2 = dr_now(), c2 = cpu_now();
         enc[i] = t1 - t0;
         dec[i] = t2 - t1;
+        cenc[i] = c1 - c0;
+        cdec[i] = c2 - c1;
     }
     /* training steps at a tiny learning rate so the model stays as it is */
     o.lr = 1e-9f;
     for (int i = 0; i < SAMPLES; i++) {
-        double t0 = dr_now();
+        double t0 = dr_now(), c0 = cpu_now();
         if (dr_rvq_train_step(m, poses, BATCH, 512, 320, &o, 2 + i, &rng, &st, &err)) {
             fprintf(stderr, "bench_rvq: %s\n", err.msg);
             return 1;
         }
         step[i] = dr_now() - t0;
+        cstep[i] = cpu_now() - c0;
     }
-    qsort(enc, SAMPLES, sizeof(double), cmp_double);
-    qsort(dec, SAMPLES, sizeof(double), cmp_double);
-    qsort(step, SAMPLES, sizeof(double), cmp_double);
+    double *all[6] = {enc, dec, step, cenc, cdec, cstep};
+    for (int i = 0; i < 6; i++) qsort(all[i], SAMPLES, sizeof(double), cmp_double);
     const double frames = (double)BATCH * T;
-    printf("encode  batch %d clips: %8.1f ms  %10.0f key frames/s\n", BATCH, 1e3 * enc[SAMPLES / 2],
-           frames / enc[SAMPLES / 2]);
-    printf("decode  batch %d clips: %8.1f ms  %10.0f key frames/s (all %d levels)\n", BATCH, 1e3 * dec[SAMPLES / 2],
-           frames / dec[SAMPLES / 2], cfg->depth);
-    printf("train step batch %d clips: %8.1f ms  %10.0f key frames/s\n", BATCH, 1e3 * step[SAMPLES / 2],
-           frames / step[SAMPLES / 2]);
+    double load[3] = {0, 0, 0};
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
+        fclose(lf);
+    }
+    printf("load average %.2f %.2f %.2f; medians of %d; CPU time = process CPU seconds (all threads)\n", load[0],
+           load[1], load[2], SAMPLES);
+    const char *what[3] = {"encode", "decode (all levels)", "train step"};
+    for (int i = 0; i < 3; i++)
+        printf("%-20s batch %d clips: wall %8.1f ms (%8.0f key frames/s)  CPU %8.1f ms (%8.0f key frames/CPU-s)\n",
+               what[i], BATCH, 1e3 * all[i][SAMPLES / 2], frames / all[i][SAMPLES / 2], 1e3 * all[i + 3][SAMPLES / 2],
+               frames / all[i + 3][SAMPLES / 2]);
     free(tokens);
     free(poses);
     free(out);

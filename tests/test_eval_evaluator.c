@@ -226,6 +226,13 @@ static void test_hostile_configs(void **state) {
         assert_null(ev);
         assert_non_null(strstr(err.msg, "bad.safetensors"));
     }
+    /* sizes that would need gigabytes are refused before anything is allocated */
+    snprintf(cfg, sizeof cfg, "{\"text\": %s, \"motion\": %s, \"tokenizer\": \"{}\"}", text,
+             "{\"frames\": 200, \"stride\": 2, \"dim\": 4096, \"layers\": 6, \"kernel\": 64, \"proj_dim\": 8, \"features\": 90}");
+    dr_evaluator *big = NULL;
+    assert_int_equal(dr_evaluator_from_config(&big, "director-evaluator", cfg, "big.safetensors", &err), DR_EFORMAT);
+    assert_null(big);
+    assert_non_null(strstr(err.msg, "limit"));
     /* a valid motion config, but the tokenizer copy is not a tokenizer */
     snprintf(cfg, sizeof cfg, "{\"text\": %s, \"motion\": %s, \"tokenizer\": \"not json\"}", text,
              "{\"frames\": 200, \"stride\": 2, \"dim\": 8, \"layers\": 1, \"kernel\": 4, \"proj_dim\": 8, \"features\": 90}");

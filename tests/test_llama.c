@@ -354,6 +354,37 @@ static void test_save_load(void **state) {
     snprintf(path, sizeof path, "%s/missing.safetensors", dir);
     assert_int_not_equal(dr_llama_load(&r, path, &err), DR_OK);
     dr_llama_free(&m);
+
+    /* hostile files: a tiny file whose config claims a huge model is refused before any
+     * allocation; another kind of model, a broken config and a missing tensor likewise */
+    dr_params tiny;
+    dr_params_init(&tiny);
+    assert_true(dr_params_add1(&tiny, "model.norm.weight", true, 16) >= 0);
+    assert_int_equal(dr_params_alloc(&tiny), DR_OK);
+    dr_llama_config huge = dr_llama_config_director(1 << 20);
+    huge.dim = 8192, huge.n_heads = 64, huge.n_kv_heads = 8, huge.head_dim = 128, huge.ffn_hidden = 1 << 15;
+    huge.n_layers = 64;
+    char *json = dr_llama_config_to_json(&huge);
+    snprintf(path, sizeof path, "%s/huge.safetensors", dir);
+    assert_int_equal(dr_params_save(&tiny, path, "llm", json, &err), DR_OK);
+    free(json);
+    assert_int_equal(dr_llama_load(&r, path, &err), DR_EFORMAT);
+    assert_non_null(strstr(err.msg, "declares"));
+    snprintf(path, sizeof path, "%s/rvq.safetensors", dir);
+    assert_int_equal(dr_params_save(&tiny, path, "rvq", "{}", &err), DR_OK);
+    assert_int_equal(dr_llama_load(&r, path, &err), DR_EFORMAT);
+    assert_non_null(strstr(err.msg, "not a DirectorLLM"));
+    snprintf(path, sizeof path, "%s/broken.safetensors", dir);
+    assert_int_equal(dr_params_save(&tiny, path, "llm", "{\"vocab_size\": 7}", &err), DR_OK);
+    assert_int_equal(dr_llama_load(&r, path, &err), DR_EFORMAT);
+    assert_non_null(strstr(err.msg, "broken.safetensors"));
+    c = tiny_config(false); /* a valid config over a file without its tensors */
+    json = dr_llama_config_to_json(&c);
+    snprintf(path, sizeof path, "%s/partial.safetensors", dir);
+    assert_int_equal(dr_params_save(&tiny, path, "llm", json, &err), DR_OK);
+    free(json);
+    assert_int_not_equal(dr_llama_load(&r, path, &err), DR_OK);
+    dr_params_free(&tiny);
 }
 
 int main(void) {

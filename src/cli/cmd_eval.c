@@ -89,9 +89,9 @@ static void usage(FILE *f) {
             "  --data DIR                dataset folder (test split)\n"
             "  --models DIR              models folder (default: models)\n"
             "  --evaluator FILE          evaluator (default: MODELS/eval/evaluator.safetensors)\n"
-            "  --samples-per-prompt S    generated motions per prompt (default: 10; MultiModality needs >= 2)\n"
-            "  --replications R          protocol replications (default: 10); replication r scores sample r mod S\n"
-            "  --limit N                 test prompts with distinct subject texts (default: 64)\n"
+            "  --samples-per-prompt S    generated motions per prompt (default: 3; MultiModality needs >= 2)\n"
+            "  --replications R          protocol replications (default: 6); replication r scores sample r mod S\n"
+            "  --limit N                 test prompts with distinct subject texts (default: 96)\n"
             "  --batch N                 R-precision batch (default: 32, the protocol's; smaller only for tests)\n"
             "  --seed N                  prompt selection, generation and protocol seed (default: 1)\n"
             "  --steps N                 diffusion sampling steps (default: the pipeline's)\n"
@@ -544,9 +544,10 @@ int dr_cmd_eval(int argc, char **argv) {
     eval_ctx c;
     memset(&c, 0, sizeof c);
     c.models_dir = "models";
-    c.S = 10;
-    c.R = 10;
-    c.limit = 64;
+    /* Defaults sized so that the three generated rows fit in ~15 minutes on 2 loaded cores. */
+    c.S = 3;
+    c.R = 6;
+    c.limit = 96;
     c.seed = 1;
     c.batch = 32;
     const char *results = "docs/RESULTS.md", *json = NULL, *rows_list = "gt,full,rvq1,linear,notext";

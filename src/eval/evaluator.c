@@ -485,12 +485,20 @@ static bool json_int(const cJSON *o, const char *key, int *out) {
     return true;
 }
 
-/* Rebuild an (untrained) evaluator from a file's metadata: configs and tokenizer. */
-static int from_metadata(dr_evaluator **out, const char *path, dr_err *err) {
+/* Parameters of the two towers, counted before anything is allocated, so that a hostile file
+ * cannot ask for gigabytes. */
+static double tower_floats(const dr_textenc_config *t, const dr_motionenc_config *m) {
+    double text = (double)t->vocab_size * t->dim + (double)t->max_len * t->dim +
+                  (double)t->num_layers * (4.0 * t->dim * t->dim + 2.0 * t->dim * t->mlp_dim) +
+                  (double)t->proj_dim * t->dim;
+    double motion = (double)DR_EVAL_MOTION_FEAT * m->dim + (double)m->layers * m->dim * m->dim * m->kernel +
+                    (double)m->proj_dim * m->dim;
+    return text + motion;
+}
+
+int dr_evaluator_from_config(dr_evaluator **out, const char *kind, const char *cfg, const char *path, dr_err *err) {
     *out = NULL;
-    char *kind = NULL, *cfg = NULL;
-    int rc = dr_model_file_info(path, &kind, &cfg, err);
-    if (rc) return rc;
+    int rc = DR_OK;
     cJSON *root = NULL;
     dr_evaluator *ev = NULL;
     if (!kind || strcmp(kind, EVAL_KIND)) {
@@ -525,6 +533,11 @@ static int from_metadata(dr_evaluator **out, const char *path, dr_err *err) {
     rc = text_json ? dr_textenc_config_parse(&tc, text_json, path, err) : dr_err_set(err, DR_ENOMEM, "out of memory");
     free(text_json);
     if (rc) goto done;
+    if (tower_floats(&tc, &ev->mc) > 5e7 || ev->mc.dim > 4096 || ev->mc.kernel > 64) {
+        rc = dr_err_set(err, DR_EFORMAT, "%s: evaluator config asks for %.3g parameters (limit 5e7)", path,
+                        tower_floats(&tc, &ev->mc));
+        goto done;
+    }
     if (dr_textenc_out_dim(&tc) != ev->mc.proj_dim) {
         rc = dr_err_set(err, DR_EFORMAT, "%s: text embedding size %d differs from the motion side's %d", path,
                         dr_textenc_out_dim(&tc), ev->mc.proj_dim);
@@ -545,8 +558,6 @@ static int from_metadata(dr_evaluator **out, const char *path, dr_err *err) {
                         path, tc.vocab_size, tc.eos_id, dr_tokenizer_vocab_size(ev->tok));
 done:
     cJSON_Delete(root);
-    free(kind);
-    free(cfg);
     if (rc) {
         if (rc == DR_EFORMAT && !strstr(err ? err->msg : "", path)) dr_err_prefix(err, "%s", path);
         dr_evaluator_free(ev);
@@ -554,6 +565,17 @@ done:
     }
     *out = ev;
     return DR_OK;
+}
+
+/* Rebuild an (untrained) evaluator from a file's metadata: configs and tokenizer. */
+static int from_metadata(dr_evaluator **out, const char *path, dr_err *err) {
+    char *kind = NULL, *cfg = NULL;
+    *out = NULL;
+    int rc = dr_model_file_info(path, &kind, &cfg, err);
+    if (!rc) rc = dr_evaluator_from_config(out, kind, cfg, path, err);
+    free(kind);
+    free(cfg);
+    return rc;
 }
 
 int dr_evaluator_load(dr_evaluator **out, const char *path, dr_err *err) {

@@ -43,6 +43,10 @@ int dr_evaluator_load(dr_evaluator **out, const char *path, dr_err *err);
 void dr_evaluator_free(dr_evaluator *ev);
 /* Embedding size. */
 int dr_evaluator_dim(const dr_evaluator *ev);
+/* An untrained evaluator from a file's metadata (kind and config JSON, as dr_model_file_info
+ * returns them; `path` names the file in messages): validated and size-limited, the tokenizer
+ * copy loaded. dr_evaluator_load is this plus the weights. */
+int dr_evaluator_from_config(dr_evaluator **out, const char *kind, const char *cfg, const char *path, dr_err *err);
 /* Clip length the motion encoder expects. */
 int dr_evaluator_frames(const dr_evaluator *ev);
 /* How the file was trained, as a JSON object (data, steps, batch, lr, seed, val_top1, ...),

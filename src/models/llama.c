@@ -3,10 +3,12 @@
 #include "models/llama.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/parallel.h"
 
@@ -230,6 +232,12 @@ void dr_llama_free(dr_llama *m) {
 
 size_t dr_llama_num_params(const dr_llama *m) { return m->params.total; }
 
+double dr_llama_config_num_params(const dr_llama_config *c) {
+    const double C = c->dim, QD = (double)c->n_heads * c->head_dim, KVD = (double)c->n_kv_heads * c->head_dim;
+    const double layer = 2 * C + QD * C * 2 + KVD * C * 2 + 3 * C * (double)c->ffn_hidden;
+    return (double)c->vocab_size * C * (c->tied_embeddings ? 1 : 2) + c->n_layers * layer + C;
+}
+
 int dr_llama_save(const dr_llama *m, const char *path, dr_err *err) {
     char *json = dr_llama_config_to_json(&m->cfg);
     if (!json) return dr_err_set(err, DR_ENOMEM, "%s: out of memory", path);
@@ -238,18 +246,33 @@ int dr_llama_save(const dr_llama *m, const char *path, dr_err *err) {
     return rc;
 }
 
-int dr_llama_load(dr_llama *m, const char *path, dr_err *err) {
-    memset(m, 0, sizeof *m);
+int dr_llama_read_config(const char *path, dr_llama_config *cfg, dr_err *err) {
     char *kind = NULL, *json = NULL;
     int rc = dr_model_file_info(path, &kind, &json, err);
     if (rc) return rc;
-    dr_llama_config cfg;
     if (!kind || strcmp(kind, "llm") != 0)
         rc = dr_err_set(err, DR_EFORMAT, "%s: not a DirectorLLM file (kind \"%s\")", path, kind ? kind : "");
-    else if ((rc = dr_llama_config_from_json(&cfg, json ? json : "", err)) != DR_OK)
+    else if ((rc = dr_llama_config_from_json(cfg, json ? json : "", err)) != DR_OK)
         dr_err_prefix(err, "%s", path);
     free(kind);
     free(json);
+    if (rc) return rc;
+    /* The config alone decides how much memory is allocated before any tensor is read:
+     * a file must at least hold every parameter at 2 bytes (F16/BF16), so a small file
+     * claiming a huge model is refused instead of allocating and zeroing gigabytes. */
+    struct stat st;
+    if (stat(path, &st) != 0) return dr_err_set(err, DR_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    double need = 2.0 * dr_llama_config_num_params(cfg);
+    if (need > (double)st.st_size)
+        return dr_err_set(err, DR_EFORMAT, "%s: the config declares %.0f parameters but the file has only %lld bytes",
+                          path, need / 2.0, (long long)st.st_size);
+    return DR_OK;
+}
+
+int dr_llama_load(dr_llama *m, const char *path, dr_err *err) {
+    memset(m, 0, sizeof *m);
+    dr_llama_config cfg;
+    int rc = dr_llama_read_config(path, &cfg, err);
     if (rc) return rc;
     if ((rc = dr_llama_init(m, &cfg, err)) != DR_OK) return rc;
     if ((rc = dr_params_load(&m->params, path, false, err)) != DR_OK) dr_llama_free(m);

@@ -121,10 +121,15 @@ int dr_llama_init(dr_llama *m, const dr_llama_config *cfg, dr_err *err);
 void dr_llama_init_weights(dr_llama *m, uint64_t seed);
 void dr_llama_free(dr_llama *m);
 size_t dr_llama_num_params(const dr_llama *m);
+/* The same from a config alone (double: a hostile config may overflow size_t). */
+double dr_llama_config_num_params(const dr_llama_config *c);
 
 /* Save values (kind "llm", config JSON in the metadata) / build a model from a file. */
 int dr_llama_save(const dr_llama *m, const char *path, dr_err *err);
 int dr_llama_load(dr_llama *m, const char *path, dr_err *err);
+/* Read and validate the config of a model or checkpoint file without loading it; refuses
+ * a file too small to hold the parameters its config declares. */
+int dr_llama_read_config(const char *path, dr_llama_config *cfg, dr_err *err);
 
 /* ---- training ----
  * Forward over tokens [B, T] (ids in [0, vocab)); positions are 0..T-1 in every row.

@@ -271,7 +271,8 @@ static void add_float(cJSON *o, const char *key, float v) {
         snprintf(buf, sizeof buf, "%.*g", p, (double)v);
         if ((float)strtod(buf, NULL) == v) break;
     }
-    if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
+    if (v == floorf(v) && fabsf(v) < 1e15f) snprintf(buf, sizeof buf, "%.1f", (double)v); /* 500000.0, not 5e+05 */
+    else if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
     cJSON_AddRawToObject(o, key, buf);
 }
 
@@ -587,14 +588,13 @@ static int added_token_id(const cJSON *tok_json, const char *content) {
 /* New rows [first, V) of a [V, C] table: each row the mean of rows [0, n_text) plus
  * noise of 0.02 x that dimension's std; rows listed in copy_from (>= 0) are copied from
  * the checkpoint's table src [hf_vocab, C] instead. */
-static void extend_rows(float *table, int n_text, int V, int C, const float *src, int hf_vocab, const int *copy_from,
-                        dr_rng *rng) {
+static int extend_rows(float *table, int n_text, int V, int C, const float *src, int hf_vocab, const int *copy_from,
+                       dr_rng *rng) {
     double *mean = calloc((size_t)C, sizeof *mean), *var = calloc((size_t)C, sizeof *var);
-    if (!mean || !var) { /* the caller checked bigger allocations; fall back to zero rows */
+    if (!mean || !var) {
         free(mean);
         free(var);
-        memset(table + (size_t)n_text * C, 0, sizeof(float) * (size_t)(V - n_text) * C);
-        return;
+        return DR_ENOMEM;
     }
     for (int r = 0; r < n_text; r++)
         for (int j = 0; j < C; j++) mean[j] += table[(size_t)r * C + j];
@@ -615,6 +615,7 @@ static void extend_rows(float *table, int n_text, int V, int C, const float *src
     }
     free(mean);
     free(var);
+    return DR_OK;
 }
 
 /* The tokenizer of a foreign checkpoint reduced to its BPE vocabulary and merges, then
@@ -740,7 +741,8 @@ int dr_llama_from_hf(const char *dir, const dr_llama_hf_opts *opts, dr_llama *ou
         if ((rc = hf_read(&h, dir, tables[t], hf_vocab, c.dim, hf_table, err))) break;
         float *dst = dr_params_get(&out->params, tables[t]);
         memcpy(dst, hf_table, sizeof(float) * (size_t)c.n_text * c.dim);
-        extend_rows(dst, c.n_text, c.vocab_size, c.dim, hf_table, hf_vocab, copy, &rng);
+        if (extend_rows(dst, c.n_text, c.vocab_size, c.dim, hf_table, hf_vocab, copy, &rng))
+            rc = dr_err_set(err, DR_ENOMEM, "%s: out of memory", dir);
     }
     free(copy);
 done:

@@ -260,16 +260,9 @@ done:
 
 int dr_llm_load_checkpoint(dr_llama *m, const char *path, long *step, dr_err *err) {
     memset(m, 0, sizeof *m);
-    char *kind = NULL, *json = NULL, *state = NULL;
-    int rc = dr_model_file_info(path, &kind, &json, err);
-    if (rc) return rc;
     dr_llama_config cfg;
-    if (!kind || strcmp(kind, "llm") != 0)
-        rc = dr_err_set(err, DR_EFORMAT, "%s: not a DirectorLLM checkpoint (kind \"%s\")", path, kind ? kind : "");
-    else if ((rc = dr_llama_config_from_json(&cfg, json ? json : "", err)) != DR_OK)
-        dr_err_prefix(err, "%s", path);
-    free(kind);
-    free(json);
+    char *state = NULL;
+    int rc = dr_llama_read_config(path, &cfg, err);
     if (rc) return rc;
     if ((rc = dr_llama_init(m, &cfg, err)) != DR_OK) return rc;
     rc = dr_params_load_checkpoint(&m->params, path, step, &state, err);

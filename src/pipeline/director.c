@@ -389,11 +389,10 @@ director_status director_render_skeleton(director_pipeline *p, const director_re
     dr_err_clear(&err);
     if (check_frame(r, sample, frame, &err)) return fail(p, &err);
     dr_image img = {r->width, r->height, rgb};
-    memset(rgb, 0, (size_t)r->width * r->height * 3);
     dr_pose pose;
     const float *v = r->samples[sample].poses + (size_t)frame * DR_NUM_KEYPOINTS * 3;
     for (int j = 0; j < DR_NUM_KEYPOINTS; j++) pose.kp[j] = (dr_keypoint){v[3 * j], v[3 * j + 1], v[3 * j + 2]};
-    dr_draw_pose(&img, &pose, r->width, r->height);
+    dr_render_pose(&img, &pose, r->width, r->height);
     return DIRECTOR_OK;
 }
 

@@ -6,10 +6,9 @@
 set -u
 dir=$1
 version=3.22.1
-if [ -f "$dir/node_modules/node-llama-cpp/package.json" ] && [ -f "$dir/node_modules/@node-llama-cpp/linux-x64/package.json" ] &&
-   grep -q "\"version\": \"$version\"" "$dir/node_modules/node-llama-cpp/package.json"; then
-    exit 0
-fi
+marker="$dir/.installed-node-llama-cpp-$version"
+# the marker is written only after a complete install, so an interrupted one is redone
+[ -f "$marker" ] && [ -f "$dir/node_modules/@node-llama-cpp/linux-x64/package.json" ] && exit 0
 for tool in node npm; do
     if ! command -v $tool >/dev/null 2>&1; then
         echo "setup.sh: '$tool' is not installed: the llama.cpp comparison needs Node.js >= 18 and npm (scripts/install-deps --test)" >&2
@@ -29,4 +28,9 @@ if ! (cd "$dir" && npm install --omit=optional --no-audit --no-fund --loglevel=e
     tail -n 20 "$dir/npm-install.log" >&2
     exit 1
 fi
+if [ ! -f "$dir/node_modules/node-llama-cpp/package.json" ] || [ ! -f "$dir/node_modules/@node-llama-cpp/linux-x64/package.json" ]; then
+    echo "setup.sh: npm install finished but node-llama-cpp or its linux-x64 binary is missing (see $dir/npm-install.log)" >&2
+    exit 1
+fi
+touch "$marker"
 exit 0

@@ -140,15 +140,17 @@ void body_solve(const body *b, pose_spec *s, v3 J[DR_NUM_KEYPOINTS]) {
         if (a->mode == ARM_TARGET) {
             two_bone(sh, a->hand, b->upper_arm, b->forearm, a->hint, &elbow, &wrist);
         } else {
-            float cf = cosf(a->flex);
-            v3 dl = v3m(sg * sinf(a->abd) * cf, -cosf(a->abd) * cf, sinf(a->flex));
-            v3 d = v3norm(frame_apply(&ft, dl));
-            v3 hl = v3add(v3scale(v3m(0, 0.3f, 1.0f), cosf(a->twist)), v3m(-sg * sinf(a->twist), 0, 0));
-            v3 hint = frame_apply(&ft, hl);
-            v3 perp = v3mad(hint, d, -v3dot(hint, d));
-            if (v3len(perp) < 1e-3f) perp = v3mad(ft.u, d, -v3dot(ft.u, d));
-            if (v3len(perp) < 1e-3f) perp = ft.f;
-            perp = v3norm(perp);
+            /* The upper arm is "down" turned by flex about the trunk's right axis, then by
+             * abd about its forward axis; the elbow's bend direction is carried along by the
+             * same rotation from its hanging-arm value (forward, turned medially by twist), so
+             * it is always perpendicular to the upper arm and continuous in the angles: no
+             * hint vector that the arm could point along. */
+            float cf = cosf(a->flex), sf = sinf(a->flex), ca = cosf(a->abd), sa = sinf(a->abd);
+            float ct = cosf(a->twist), st = sinf(a->twist);
+            v3 dl = v3m(sg * sa * cf, -ca * cf, sf);
+            float bx = -sg * st, by = ct * sf, bz = ct * cf;  /* bend after the flex rotation */
+            v3 bl = v3m(bx * ca - sg * sa * by, sg * sa * bx + by * ca, bz);
+            v3 d = frame_apply(&ft, dl), perp = frame_apply(&ft, bl);
             elbow = v3mad(sh, d, b->upper_arm);
             v3 fd = v3add(v3scale(d, cosf(a->elbow)), v3scale(perp, sinf(a->elbow)));
             wrist = v3mad(elbow, fd, b->forearm);

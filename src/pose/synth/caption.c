@@ -539,7 +539,7 @@ static void appearance(dr_rng *rng, const caption_in *in, const kind *k, const p
         static const char *const botf[] = {"leggings", "shorts", "track pants", "yoga pants"};
         static const char *const botm[] = {"shorts", "track pants", "joggers", "athletic shorts"};
         const char *top = female ? PICK(rng, topf) : PICK(rng, topm);
-        if (child && !strcmp(top, "sports bra")) top = "t-shirt";
+        if ((child || old) && !strcmp(top, "sports bra")) top = "t-shirt";
         snprintf(clothes, sizeof clothes, "a %s %s and %s %s", c1, top, c2, female ? PICK(rng, botf) : PICK(rng, botm));
     } else if (a == DR_ACT_DANCING || a == DR_ACT_POSING) {
         static const char *const f[] = {"a %s dress", "a %s crop top and %s pants", "a %s blouse and a %s skirt",

@@ -123,7 +123,8 @@ static void seq_eval(const seq *s, float t, posture *out) {
                 for (int side = 0; side < 2; side++) {
                     float dx = s->key[i].v[P_FOOT(side, 0)] - s->key[i - 1].v[P_FOOT(side, 0)];
                     float dz = s->key[i].v[P_FOOT(side, 2)] - s->key[i - 1].v[P_FOOT(side, 2)];
-                    if (sqrtf(dx * dx + dz * dz) > 1e-4f) moving++;
+                    /* a shuffle of a few centimetres is not a step */
+                    if (sqrtf(dx * dx + dz * dz) > 0.03f) moving++;
                     else stance = side;
                 }
                 /* Feet move one at a time (both at once would be a jump): a single step
@@ -163,9 +164,14 @@ static void seq_eval(const seq *s, float t, posture *out) {
                         sx = lerpf(-out->v[P_LFX], out->v[P_RFX], t);
                         sz = lerpf(out->v[P_LFZ], out->v[P_RFZ], t);
                     }
-                    out->v[P_PLAT] += w * (sx - out->v[P_PLAT]);
-                    out->v[P_PFWD] += w * (sz - out->v[P_PFWD]);
-                    out->v[P_PROLL] += (sx > out->v[P_PLAT] ? -0.06f : 0.06f) * w;
+                    /* at most a fifth of a leg: from a wide stance the pelvis cannot go all the way
+                     * over one foot and still reach the other before it lifts */
+                    float ddx = w * (sx - out->v[P_PLAT]), ddz = w * (sz - out->v[P_PFWD]);
+                    float dl = sqrtf(ddx * ddx + ddz * ddz), cap = 0.2f;
+                    if (dl > cap) ddx *= cap / dl, ddz *= cap / dl;
+                    out->v[P_PROLL] += (ddx > 0 ? -0.06f : 0.06f) * w;
+                    out->v[P_PLAT] += ddx;
+                    out->v[P_PFWD] += ddz;
                 }
                 return;
             }
@@ -251,6 +257,15 @@ typedef struct gait {
     float grade;        /* rise per metre along the path */
 } gait;
 
+/* A gently curving path: heading h0 + curv * d at distance d; position by the closed-form
+ * integral of the heading (a circular arc, straight when curv is 0). */
+static v3 path_point(v3 origin, float h0, float curv, float d, float *heading) {
+    float h = h0 + curv * d;
+    if (heading) *heading = h;
+    if (fabsf(curv) < 1e-6f) return v3add(origin, v3m(d * cosf(h0), 0, d * sinf(h0)));
+    return v3add(origin, v3m((sinf(h) - sinf(h0)) / curv, 0, (cosf(h0) - cosf(h)) / curv));
+}
+
 /* Ground height at distance d along the path. For stairs c0 aligns tread centres with the footsteps. */
 static float gait_ground(const gait *g, float d, float c0) {
     if (g->stair_run > 0) return g->stair_rise * floorf((d - c0) / g->stair_run + 0.5f);
@@ -264,7 +279,11 @@ static void gen_gait(motion_ctx *m, pose_spec *sp, const gait *g) {
     float v = g->cadence * g->step * L;
     m->cadence = g->cadence;
     m->speed_mps = v;
-    frame3 fa = frame_from_yaw(m->heading);
+    /* people rarely walk a ruler-straight line: half the paths curve by up to 0.3 rad over
+     * the clip (stairs stay straight) */
+    float curv = 0;
+    if (g->stair_run <= 0 && dr_rng_below(m->rng, 2))
+        curv = dr_rng_range(m->rng, -0.3f, 0.3f) / fmaxf(1.0f, v * (DR_CLIP_FRAMES - 1) * SYN_DT);
     float phi0 = dr_rng_uniform(m->rng);
     float sw = b->hip_w * 0.95f;
     float dmax = g->step * L * g->duty;
@@ -295,7 +314,9 @@ static void gen_gait(motion_ctx *m, pose_spec *sp, const gait *g) {
             for (int j = 0; j < 2; j++) {
                 float ts = (k + (float)j - phi0 - 0.5f * (float)side) * T;
                 float dm = v * (ts + g->duty * T / 2);
-                P[j] = v3add(v3add(m->origin, v3scale(fa.f, dm)), v3scale(fa.r, sg * sw));
+                float hj;
+                v3 on_path = path_point(m->origin, m->heading, curv, dm, &hj);
+                P[j] = v3add(on_path, v3scale(frame_from_yaw(hj).r, sg * sw));
                 P[j].y = m->origin.y + gait_ground(g, dm, c0) + b->ankle_h;
             }
             if (phi < g->duty) {
@@ -322,12 +343,14 @@ static void gen_gait(motion_ctx *m, pose_spec *sp, const gait *g) {
             bobterm = hflight * 4 * u * (1 - u);
         }
         float sway = g->sway * L * cosf(2 * SYN_PI * (cyc0 - g->duty / 2));
-        v3 pel = v3add(v3add(m->origin, v3scale(fa.f, d)), v3scale(fa.r, sway));
+        float hd;
+        v3 on_path = path_point(m->origin, m->heading, curv, d, &hd);
+        v3 pel = v3add(on_path, v3scale(frame_from_yaw(hd).r, sway));
         float ground_p = g->stair_run > 0 ? slope * (d - c0) : gait_ground(g, d, c0);
         pel.y = m->origin.y + ground_p + b->ankle_h + base + bobterm;
         s->pelvis = pel;
         float rot = cosf(2 * SYN_PI * cyc0);
-        s->yaw = m->heading + g->pel_rot * rot;
+        s->yaw = hd + g->pel_rot * rot;
         s->pel_roll = 0.04f * sinf(2 * SYN_PI * (cyc0 - g->duty / 2)) * (g->run ? 0.5f : 1.0f);
         s->tr_twist = -1.3f * g->pel_rot * rot;
         s->tr_pitch = g->lean + 0.5f * atanf(slope) + 0.03f * st2;
@@ -475,8 +498,8 @@ static void yoga_pose(const body *b, int which, posture *p) {
         set_foot(p, 0, -lat * 0.2f, 0.42f, 0.05f);
         set_foot(p, 1, lat * 0.5f, 0, 0);
         p->v[P_PLAT] = -lat * 0.8f, p->v[P_RKNEE] = 1.35f;
-        set_arm(p, 0, 0.3f, 2.9f, 0.4f, 1.2f);
-        set_arm(p, 1, 0.3f, 2.9f, 0.4f, 1.2f);
+        set_arm(p, 0, 0.3f, 2.9f, 0.4f, -1.2f);
+        set_arm(p, 1, 0.3f, 2.9f, 0.4f, -1.2f);
         break;
     case 3: /* chair */
         set_foot(p, 0, lat * 0.7f, 0, 0);
@@ -492,8 +515,6 @@ static void yoga_pose(const body *b, int which, posture *p) {
         p->v[P_HPITCH] = 0.2f;
         break;
     case 5: /* downward dog */
-        set_foot(p, 0, lat, 0, 0);
-        set_foot(p, 1, lat, 0, 0);
         p->v[P_PH] = 0.74f, p->v[P_PFWD] = 0.60f, p->v[P_PPITCH] = 1.25f, p->v[P_TPITCH] = 0.95f;
         set_arm(p, 0, 3.05f, 0.15f, 0.0f, 0);
         set_arm(p, 1, 3.05f, 0.15f, 0.0f, 0);
@@ -621,13 +642,13 @@ static void pose_key(const body *b, int w, posture *p) {
         set_arm(p, 1, 0.5f, 0.15f, 2.2f, 1.3f);
         break;
     case 3: /* hands behind the head */
-        set_arm(p, 0, 0.4f, 2.3f, 2.5f, 2.8f);
-        set_arm(p, 1, 0.4f, 2.3f, 2.5f, 2.8f);
+        set_arm(p, 0, 0.4f, 2.3f, 2.5f, -2.5f);
+        set_arm(p, 1, 0.4f, 2.3f, 2.5f, -2.5f);
         p->v[P_HPITCH] = -0.1f;
         break;
     case 4: /* three-quarter turn, one hand in the hair */
         p->v[P_YAW] = 0.55f, p->v[P_HYAW] = -0.45f;
-        set_arm(p, 1, 0.6f, 2.0f, 2.4f, 2.4f);
+        set_arm(p, 1, 0.6f, 2.0f, 2.4f, -2.3f);
         p->v[P_HROLL] = 0.15f;
         break;
     default: /* weight on one leg, the other knee bent in, hand on thigh */
@@ -854,13 +875,13 @@ static void gen_throwing(motion_ctx *m, pose_spec *sp) {
     wind = ready;
     wind.v[P_YAW] = -0.7f, wind.v[P_TTWIST] = -0.45f, wind.v[P_PFWD] = -0.08f, wind.v[P_TPITCH] = -0.05f;
     set_foot(&wind, 1, lat * 1.1f, 0.08f, 0.12f);
-    set_arm(&wind, 0, -0.3f, 1.5f, 1.7f, 2.4f);
+    set_arm(&wind, 0, -0.3f, 1.5f, 1.7f, -1.57f); /* cocked: forearm up */
     set_arm(&wind, 1, 1.5f, 0.3f, 0.3f, 0);
     wind.v[P_HYAW] = 0.9f;
     rel = ready;
     set_foot(&rel, 1, lat * 1.2f, 0, 0.55f);
     rel.v[P_PFWD] = 0.22f, rel.v[P_PH] = 0.93f, rel.v[P_YAW] = 0.25f, rel.v[P_TTWIST] = 0.35f, rel.v[P_TPITCH] = 0.25f;
-    set_arm(&rel, 0, 2.3f, 0.9f, 0.5f, 0.3f);
+    set_arm(&rel, 0, 2.3f, 0.9f, 0.5f, -1.57f); /* same elbow plane as the wind-up: no forearm flip */
     set_arm(&rel, 1, 0.2f, 0.4f, 0.6f, 0);
     rel.v[P_HYAW] = -0.4f;
     posture plant = wind; /* the lead foot lands before the weight shifts onto it */
@@ -878,7 +899,7 @@ static void gen_throwing(motion_ctx *m, pose_spec *sp) {
     for (int k = 0; k < 4; k++) {
         seq_add(&s, &wind, 0.6f * slow, 0.2f * slow);
         seq_add(&s, &plant, 0.25f * slow, 0.02f);
-        seq_add(&s, &rel, 0.15f * slow, 0.02f);
+        seq_add(&s, &rel, 0.3f * fmaxf(slow, 0.85f), 0.02f);
         seq_add(&s, &follow, 0.25f * slow, 0.35f * slow);
         seq_add(&s, &settle, 0.5f * slow, 0.05f);
         seq_add(&s, &ready, 0.45f * slow, dr_rng_range(m->rng, 0.3f, 1.0f));
@@ -919,8 +940,8 @@ static void gen_squats(motion_ctx *m, pose_spec *sp) {
             set_arm(&p, 0, 0.2f + 1.35f * d, 0.1f, 0.15f, 0);
             set_arm(&p, 1, 0.2f + 1.35f * d, 0.1f, 0.15f, 0);
         } else { /* hands behind the head */
-            set_arm(&p, 0, 0.4f, 2.3f, 2.5f, 2.8f);
-            set_arm(&p, 1, 0.4f, 2.3f, 2.5f, 2.8f);
+            set_arm(&p, 0, 0.4f, 2.3f, 2.5f, -2.5f);
+            set_arm(&p, 1, 0.4f, 2.3f, 2.5f, -2.5f);
         }
         idle_apply(&id, t, &p, false);
         posture_to_spec(b, m->origin, m->heading, &p, &sp[i]);
@@ -1045,7 +1066,7 @@ static void gen_jumping(motion_ctx *m, pose_spec *sp) {
     bool forward = m->variant == VAR_JUMP_FORWARD;
     float tf = dr_rng_range(m->rng, 0.36f, 0.5f) * (b->child ? 0.85f : 1.0f);
     float jump_len = forward ? dr_rng_range(m->rng, 0.7f, 1.1f) * L : 0;
-    float tc = 0.28f * P, tp = 0.1f * P, tl = 0.18f * P; /* crouch, push, landing */
+    float tc = 0.26f * P, tp = 0.15f * P, tl = 0.18f * P; /* crouch, push, landing */
     float rest = P - tc - tp - tf - tl;
     if (rest < 0.05f) rest = 0.05f;
     P = tc + tp + tf + tl + rest;
@@ -1055,11 +1076,11 @@ static void gen_jumping(motion_ctx *m, pose_spec *sp) {
     posture_stand(b, &st);
     crouch = st;
     crouch.v[P_PH] = 0.72f, crouch.v[P_PFWD] = -0.15f, crouch.v[P_PPITCH] = 0.4f, crouch.v[P_TPITCH] = 0.3f;
-    set_arm(&crouch, 0, -0.9f, 0.15f, 0.2f, 0);
-    set_arm(&crouch, 1, -0.9f, 0.15f, 0.2f, 0);
+    set_arm(&crouch, 0, -0.7f, 0.15f, 0.2f, 0);
+    set_arm(&crouch, 1, -0.7f, 0.15f, 0.2f, 0);
     posture up = st;
-    set_arm(&up, 0, 2.6f, 0.2f, 0.2f, 0);
-    set_arm(&up, 1, 2.6f, 0.2f, 0.2f, 0);
+    set_arm(&up, 0, 2.3f, 0.2f, 0.2f, 0);
+    set_arm(&up, 1, 2.3f, 0.2f, 0.2f, 0);
     float v0 = SYN_G * tf / 2;
     for (int i = 0; i < NF; i++) {
         float t = t0 + frame_time(i);
@@ -1097,6 +1118,15 @@ static void gen_jumping(motion_ctx *m, pose_spec *sp) {
             p.v[P_PH] += rise / L;
             p.v[P_PFWD] += along / L;
         }
+        /* the arms swing on their own, slower timeline: back during the crouch, forward and
+         * up through the push into the flight, down again after the landing */
+        const float at[6] = {0, 0.7f * tc, tc + tp + 0.4f * tf, tc + tp + tf + 0.5f * tl, tc + tp + tf + tl + 0.6f * rest, P};
+        const float av[6] = {0.05f, -0.7f, 2.3f, 0.9f, 0.05f, 0.05f};
+        for (int k = 0; k < 5; k++)
+            if (u >= at[k] && u < at[k + 1]) {
+                float flex = lerpf(av[k], av[k + 1], ease((u - at[k]) / (at[k + 1] - at[k])));
+                p.v[P_RFLEX] = p.v[P_LFLEX] = flex;
+            }
         posture_to_spec(b, anchor, m->heading, &p, &sp[i]);
         sp[i].contact[0] = sp[i].contact[1] = !air;
     }
@@ -1178,7 +1208,7 @@ static void gen_waving(motion_ctx *m, pose_spec *sp) {
             if (s2 != side && !both) continue;
             float w = sinf(2 * SYN_PI * f * t + (float)s2 * SYN_PI);
             set_arm(&p, s2, lerpf(p.v[P_ARM(s2, 0)], 0.35f, up), lerpf(0.12f, abd, up),
-                    lerpf(0.2f, 0.75f + 0.4f * w, up), lerpf(0.0f, 1.57f, up));
+                    lerpf(0.2f, 0.75f + 0.4f * w, up), lerpf(0.0f, -1.57f, up));
         }
         p.v[P_HROLL] += 0.08f * up * (side == SIDE_R ? -1.0f : 1.0f);
         posture_to_spec(b, m->origin, m->heading, &p, &sp[i]);

@@ -87,8 +87,10 @@ enum { SIDE_R = 0, SIDE_L = 1 };
 typedef struct arm_spec {
     int mode;
     /* ARM_ANGLES, in the trunk frame: flex raises the arm forward (0 down, pi/2 forward,
-     * pi overhead), abd raises it sideways, elbow bends it (0 straight) towards a hint that
-     * is forward-up turned by twist towards the body's midline (pi = backwards). */
+     * pi overhead), abd then raises it sideways, elbow bends it (0 straight) in a direction
+     * that is forward for a hanging arm, turned by twist towards the midline (pi/2) or
+     * outwards (-pi/2), and carried along as the arm is raised (a raised arm's forearm
+     * goes up with twist -pi/2). */
     float flex, abd, elbow, twist;
     /* ARM_TARGET: world wrist target and a world direction the elbow points to. */
     v3 hand, hint;

@@ -145,6 +145,17 @@ bool dr_file_exists(const char *path) {
 }
 
 int dr_tmpdir_create(const char *final_path, char *tmp_path, size_t size, dr_err *err) {
+    /* The output may be asked for under folders that do not exist yet ("out/run"); make them,
+     * as mkdir -p would, so the temporary sibling and the final rename have a parent. */
+    char parent[4096];
+    if (snprintf(parent, sizeof parent, "%s", final_path) >= (int)sizeof parent)
+        return dr_err_set(err, DR_ERANGE, "%s: path too long", final_path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        int rc = dr_mkdir_p(parent, err);
+        if (rc) return rc;
+    }
     if (snprintf(tmp_path, size, "%s" TMPDIR_MARK "XXXXXX", final_path) >= (int)size)
         return dr_err_set(err, DR_ERANGE, "%s: path too long", final_path);
     if (!mkdtemp(tmp_path))

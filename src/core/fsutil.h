@@ -40,8 +40,8 @@ int dr_rm_rf(const char *path);
 bool dr_is_dir(const char *path);
 bool dr_file_exists(const char *path);
 
-/* Create "<final_path>.tmp-XXXXXX" (same parent, so the final rename is atomic) and
- * write its path into tmp_path. */
+/* Create "<final_path>.tmp-XXXXXX" (same parent, so the final rename is atomic; missing
+ * parent folders are created) and write its path into tmp_path. */
 int dr_tmpdir_create(const char *final_path, char *tmp_path, size_t size, dr_err *err);
 /* Move a finished temporary folder to final_path, replacing an existing folder there. */
 int dr_tmpdir_commit(const char *tmp_path, const char *final_path, dr_err *err);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/gemm.h"
@@ -44,7 +45,21 @@ int dr_cmd_version(int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
+/* libgomp's default wait policy spins at every barrier; when the machine is shared, a spinning
+ * thread waits for a descheduled partner and a 2-thread run becomes 10-40x slower (measured in
+ * docs/PERFORMANCE.md). libgomp reads OMP_WAIT_POLICY once, before main(), so the only way for
+ * the tool to choose its own default is to set it and re-execute itself. An explicit setting
+ * from the caller is always kept. */
+static void prefer_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("DIRECTOR_NO_REEXEC")) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("DIRECTOR_NO_REEXEC", "1", 1); /* never loop, even if exec'ing ourselves fails oddly */
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on with the default policy. */
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
     const char *threads = getenv("DIRECTOR_THREADS");
     dr_set_threads(threads ? atoi(threads) : 0);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

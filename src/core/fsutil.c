@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,12 +19,23 @@ int dr_atomic_open(dr_atomic_file *af, const char *path, dr_err *err) {
     return DR_OK;
 }
 
+/* The suffix dr_tmpdir_create gives its folders. */
+#define TMPDIR_MARK ".tmp-"
+
+/* A file inside a folder made by dr_tmpdir_create needs no fsync of its own: nobody sees it
+ * until dr_tmpdir_commit, which syncs the whole file system once before the rename. That
+ * turns an output folder of hundreds of frames from hundreds of disk flushes into one. */
+static bool inside_tmpdir(const char *path) {
+    const char *m = strstr(path, TMPDIR_MARK);
+    return m && strchr(m, '/') != NULL;
+}
+
 int dr_atomic_commit(dr_atomic_file *af, dr_err *err) {
     if (!af->fp) return dr_err_set(err, DR_EIO, "%s: file was not open", af->path);
     int failed = ferror(af->fp);
     int saved_errno = failed ? EIO : 0;
     if (fflush(af->fp) != 0) { failed = 1; saved_errno = errno; }
-    if (!failed && fsync(fileno(af->fp)) != 0) { failed = 1; saved_errno = errno; }
+    if (!failed && !inside_tmpdir(af->path) && fsync(fileno(af->fp)) != 0) { failed = 1; saved_errno = errno; }
     if (fclose(af->fp) != 0 && !failed) { failed = 1; saved_errno = errno; }
     af->fp = NULL;
     if (!failed && rename(af->tmp_path, af->path) != 0) { failed = 1; saved_errno = errno; }
@@ -132,7 +145,7 @@ bool dr_file_exists(const char *path) {
 }
 
 int dr_tmpdir_create(const char *final_path, char *tmp_path, size_t size, dr_err *err) {
-    if (snprintf(tmp_path, size, "%s.tmp-XXXXXX", final_path) >= (int)size)
+    if (snprintf(tmp_path, size, "%s" TMPDIR_MARK "XXXXXX", final_path) >= (int)size)
         return dr_err_set(err, DR_ERANGE, "%s: path too long", final_path);
     if (!mkdtemp(tmp_path))
         return dr_err_set(err, DR_EIO, "%s: cannot create a temporary folder next to it: %s", final_path, strerror(errno));
@@ -140,6 +153,13 @@ int dr_tmpdir_create(const char *final_path, char *tmp_path, size_t size, dr_err
 }
 
 int dr_tmpdir_commit(const char *tmp_path, const char *final_path, dr_err *err) {
+    /* Make every file written inside durable before the folder becomes visible. */
+    int dfd = open(tmp_path, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0) return dr_err_set(err, DR_EIO, "%s: cannot open: %s", tmp_path, strerror(errno));
+    int sync_failed = syncfs(dfd) != 0;
+    int sync_errno = errno;
+    close(dfd);
+    if (sync_failed) return dr_err_set(err, DR_EIO, "%s: cannot flush to disk: %s", final_path, strerror(sync_errno));
     if (rename(tmp_path, final_path) == 0) return DR_OK;
     if (errno == ENOTEMPTY || errno == EEXIST || errno == EISDIR) {
         /* Replace the old folder: move it aside first so that a failure leaves one intact. */
@@ -163,4 +183,32 @@ int dr_path_join(char *buf, size_t size, const char *a, const char *b) {
     size_t la = strlen(a);
     int n = (la && a[la - 1] == '/') ? snprintf(buf, size, "%s%s", a, b) : snprintf(buf, size, "%s/%s", a, b);
     return (n < 0 || (size_t)n >= size) ? DR_ERANGE : DR_OK;
+}
+
+int dr_map_file(const char *path, size_t min_size, const char *what, void **map, size_t *size, dr_err *err) {
+    *map = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return dr_err_set(err, errno == ENOENT ? DR_ENOTFOUND : DR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return dr_err_set(err, DR_EIO, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    if (n < min_size || n == 0) {
+        close(fd);
+        return dr_err_set(err, DR_EFORMAT, "%s: truncated: %zu bytes, less than %s (%zu bytes)", path, n, what, min_size);
+    }
+    void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (m == MAP_FAILED) return dr_err_set(err, DR_EIO, "%s: cannot map: %s", path, strerror(map_errno));
+    *map = m;
+    *size = n;
+    return DR_OK;
+}
+
+void dr_unmap_file(void *map, size_t size) {
+    if (map) munmap(map, size);
 }

@@ -3,7 +3,8 @@
  * director never leaves a half-written output: single files are written to
  * "<path>.tmp.<pid>" and renamed into place on success (dr_atomic_file); output
  * folders are built in a temporary sibling folder and renamed at the end
- * (dr_tmpdir_*). Also: reading a whole file with a size limit, mkdir -p, rm -rf. */
+ * (dr_tmpdir_*); files inside such a folder skip their own fsync, because the folder commit
+ * syncs once for all of them. Also: reading a whole file with a size limit, mkdir -p, rm -rf. */
 #ifndef DIRECTOR_CORE_FSUTIL_H
 #define DIRECTOR_CORE_FSUTIL_H
 
@@ -44,6 +45,12 @@ bool dr_file_exists(const char *path);
 int dr_tmpdir_create(const char *final_path, char *tmp_path, size_t size, dr_err *err);
 /* Move a finished temporary folder to final_path, replacing an existing folder there. */
 int dr_tmpdir_commit(const char *tmp_path, const char *final_path, dr_err *err);
+
+/* Map a whole regular file read-only (parsers of safetensors, GGUF and datasets read
+ * through this). Files shorter than min_size are refused as truncated, the message naming
+ * `what` ("the 8-byte header length"). Release with dr_unmap_file. */
+int dr_map_file(const char *path, size_t min_size, const char *what, void **map, size_t *size, dr_err *err);
+void dr_unmap_file(void *map, size_t size);
 
 /* Join two path parts into buf ("a" + "b" -> "a/b"); returns DR_ERANGE if too long. */
 int dr_path_join(char *buf, size_t size, const char *a, const char *b);

@@ -31,10 +31,10 @@ Targets (issues 6 and 8): LLM training >= 1.5x PyTorch's best, greedy decoding >
 pose plan (stages 1-3) < 1 s and the whole run with both videos < 5 s.
 PyTorch with OPENBLAS_CORETYPE=SkylakeX instead of the Cooperlake kernels OpenBLAS picks
 on this Zen 4 made no difference beyond the noise (LLM step 1.69-1.72 s CPU against
-1.62-1.76 s, 2026-11-25), so the benchmark leaves that choice to OpenBLAS. When the 1-minute
-load exceeds the cores, both sides (and the end-to-end runs) get OMP_WAIT_POLICY=passive:
-spinning OpenMP barriers on an oversubscribed machine cost far more than the wake-ups
-(see "GEMM and kernels"); BENCH_OMP_WAIT_POLICY overrides the choice.
+1.62-1.76 s, 2026-11-25), so the benchmark leaves that choice to OpenBLAS. Both sides
+(and the end-to-end runs) get OMP_WAIT_POLICY=passive: spinning OpenMP barriers on an
+oversubscribed machine cost far more than the wake-ups (see "GEMM and kernels") and the
+spinning would count as CPU time; BENCH_OMP_WAIT_POLICY=active overrides it.
 """
 
 
@@ -240,12 +240,12 @@ def main():
                 return f"{wall:.3f} s" + ("" if cpu is None else f" ({cpu:.3f} CPU)")
             w("| " + " | ".join(cell(k) for k, _ in api) + " |")
             w("")
-        fs = num(d, "e2e.api.fsync_file_s")
-        if fs is not None:
-            w(f"One durable small file (write 4 KiB + fsync, median of 32) costs {fs * 1e3:.1f} ms on this disk; every "
-              f"output file goes through dr_atomic_commit, which fsyncs it (200 PNG frames and 200 OpenPose JSON "
-              f"files a sample), so the files stage waits on the disk more than it computes: compare its wall and "
-              f"CPU seconds above.")
+        fs, wo, woc = num(d, "e2e.api.fsync_file_s"), num(d, "e2e.api.write_outputs_s"), num(d, "e2e.api.write_outputs_cpu_s")
+        if fs is not None and wo is not None:
+            w(f"One durable small file (write 4 KiB + fsync, median of 32) took {fs * 1e3:.2f} ms on this disk during "
+              f"the run: what a sample's ~400 output files (200 PNG frames, 200 OpenPose JSON files) would cost if "
+              f"each were fsynced alone, about {400 * fs:.2f} s, against director_write_outputs' {wo:.2f} s wall "
+              f"({woc:.2f} s CPU). (dr_tmpdir_commit syncs an output folder once instead.)")
             w("")
         w("Targets (issue 8): pose plan < 1 s, whole run with both videos < 5 s.")
         w("")

@@ -99,8 +99,8 @@ int main(int argc, char **argv) {
     float one = 1.0f;
     dr_interp_cond c1 = {kf, kfi, fc, Td ? text : NULL, Td ? valid : NULL, &one, &one};
     dr_interp_opts o = dr_interp_default_opts();
-    if (getenv("BENCH_STEPS")) o.steps = atoi(getenv("BENCH_STEPS"));
-    if (getenv("BENCH_TMIN")) o.t_min = atoi(getenv("BENCH_TMIN"));
+    if (getenv("BENCH_DIFF_STEPS")) o.steps = atoi(getenv("BENCH_DIFF_STEPS"));
+    if (getenv("BENCH_DIFF_TMIN")) o.t_min = atoi(getenv("BENCH_DIFF_TMIN"));
     for (int r = 0; r < REPS + 1; r++) {
         o.seed = (uint64_t)r;
         o.guidance_text = 1.0f;

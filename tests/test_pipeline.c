@@ -120,7 +120,7 @@ static void test_write_outputs_formats(void **state) {
     director_result *r = NULL;
     assert_int_equal(director_generate(p, "A man is walking in a park.", &o, &r), DIRECTOR_OK);
     char out[1200], path[1400];
-    snprintf(out, sizeof out, "%s/out1", work_dir);
+    snprintf(out, sizeof out, "%s/not/yet/there/out1", work_dir); /* parents are created */
     assert_int_equal(director_write_outputs(p, r, &o, out), DIRECTOR_OK);
 
     /* plan.json: prompt parts, tokens, key frames, model hashes, settings. */

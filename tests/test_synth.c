@@ -494,7 +494,7 @@ static void test_corrupt_datasets_give_clear_errors(void **state) {
     assert_int_equal(dr_read_file(jp, 1 << 26, &goodj, &nj, &err), 0);
 
     write_bytes(pp, good, 40);
-    expect_open_error(dir, DR_EFORMAT, "truncated header");
+    expect_open_error(dir, DR_EFORMAT, "truncated");
     write_bytes(pp, good, n - 12);
     expect_open_error(dir, DR_EFORMAT, "truncated");
     char *bad = malloc(n + 8);

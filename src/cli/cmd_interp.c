@@ -101,6 +101,7 @@ static void usage_train_interp(FILE *f) {
             "  --seed N         seed of initialisation, batches, noise and condition drops (default 1)\n"
             "  --dim N --layers N --heads N --mlp N   sizes (128, 4, 4, 384)\n"
             "  --val-every N    validate and checkpoint every N steps (default 250)\n"
+            "  --smooth-targets S  low-pass the training clips (Gaussian sigma S frames) first\n"
             "  --resume         continue from the checkpoint if there is one\n"
             "  --quiet          no progress lines\n");
 }
@@ -133,6 +134,7 @@ int dr_cmd_train_interp(int argc, char **argv) {
         else if (!strcmp(a, "--layers")) { if (!cli_parse_long(cmd, a, argv[++i], 1, 48, &n)) return CLI_EXIT_USAGE; o.layers = (int)n; }
         else if (!strcmp(a, "--heads")) { if (!cli_parse_long(cmd, a, argv[++i], 1, 64, &n)) return CLI_EXIT_USAGE; o.heads = (int)n; }
         else if (!strcmp(a, "--mlp")) { if (!cli_parse_long(cmd, a, argv[++i], 8, 16384, &n)) return CLI_EXIT_USAGE; o.mlp_dim = (int)n; }
+        else if (!strcmp(a, "--smooth-targets")) { if (!cli_parse_float(cmd, a, argv[++i], 0, 50, &x)) return CLI_EXIT_USAGE; o.smooth_targets = (float)x; }
         else if (!strcmp(a, "--val-every")) { if (!cli_parse_long(cmd, a, argv[++i], 1, 1000000, &n)) return CLI_EXIT_USAGE; o.val_every = o.ckpt_every = (int)n; }
         else return cli_usage_error(cmd, "unknown option '%s'", a);
     }

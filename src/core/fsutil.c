@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +145,17 @@ bool dr_file_exists(const char *path) {
 }
 
 int dr_tmpdir_create(const char *final_path, char *tmp_path, size_t size, dr_err *err) {
+    /* The output may be asked for under folders that do not exist yet ("out/run"); make them,
+     * as mkdir -p would, so the temporary sibling and the final rename have a parent. */
+    char parent[4096];
+    if (snprintf(parent, sizeof parent, "%s", final_path) >= (int)sizeof parent)
+        return dr_err_set(err, DR_ERANGE, "%s: path too long", final_path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        int rc = dr_mkdir_p(parent, err);
+        if (rc) return rc;
+    }
     if (snprintf(tmp_path, size, "%s" TMPDIR_MARK "XXXXXX", final_path) >= (int)size)
         return dr_err_set(err, DR_ERANGE, "%s: path too long", final_path);
     if (!mkdtemp(tmp_path))
@@ -182,4 +194,32 @@ int dr_path_join(char *buf, size_t size, const char *a, const char *b) {
     size_t la = strlen(a);
     int n = (la && a[la - 1] == '/') ? snprintf(buf, size, "%s%s", a, b) : snprintf(buf, size, "%s/%s", a, b);
     return (n < 0 || (size_t)n >= size) ? DR_ERANGE : DR_OK;
+}
+
+int dr_map_file(const char *path, size_t min_size, const char *what, void **map, size_t *size, dr_err *err) {
+    *map = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return dr_err_set(err, errno == ENOENT ? DR_ENOTFOUND : DR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return dr_err_set(err, DR_EIO, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    if (n < min_size || n == 0) {
+        close(fd);
+        return dr_err_set(err, DR_EFORMAT, "%s: truncated: %zu bytes, less than %s (%zu bytes)", path, n, what, min_size);
+    }
+    void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (m == MAP_FAILED) return dr_err_set(err, DR_EIO, "%s: cannot map: %s", path, strerror(map_errno));
+    *map = m;
+    *size = n;
+    return DR_OK;
+}
+
+void dr_unmap_file(void *map, size_t size) {
+    if (map) munmap(map, size);
 }

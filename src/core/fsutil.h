@@ -40,11 +40,17 @@ int dr_rm_rf(const char *path);
 bool dr_is_dir(const char *path);
 bool dr_file_exists(const char *path);
 
-/* Create "<final_path>.tmp-XXXXXX" (same parent, so the final rename is atomic) and
- * write its path into tmp_path. */
+/* Create "<final_path>.tmp-XXXXXX" (same parent, so the final rename is atomic; missing
+ * parent folders are created) and write its path into tmp_path. */
 int dr_tmpdir_create(const char *final_path, char *tmp_path, size_t size, dr_err *err);
 /* Move a finished temporary folder to final_path, replacing an existing folder there. */
 int dr_tmpdir_commit(const char *tmp_path, const char *final_path, dr_err *err);
+
+/* Map a whole regular file read-only (parsers of safetensors, GGUF and datasets read
+ * through this). Files shorter than min_size are refused as truncated, the message naming
+ * `what` ("the 8-byte header length"). Release with dr_unmap_file. */
+int dr_map_file(const char *path, size_t min_size, const char *what, void **map, size_t *size, dr_err *err);
+void dr_unmap_file(void *map, size_t size);
 
 /* Join two path parts into buf ("a" + "b" -> "a/b"); returns DR_ERANGE if too long. */
 int dr_path_join(char *buf, size_t size, const char *a, const char *b);

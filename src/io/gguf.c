@@ -1,12 +1,9 @@
 #include "io/gguf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fsutil.h"
@@ -312,7 +309,7 @@ static void free_tables(dr_gguf_file *f) {
 void dr_gguf_close(dr_gguf_file *f) {
     if (!f) return;
     free_tables(f);
-    if (f->map) munmap(f->map, f->map_size);
+    dr_unmap_file(f->map, f->map_size);
     f->map = NULL;
     f->map_size = 0;
 }
@@ -392,26 +389,13 @@ int dr_gguf_parse(dr_gguf_file *f, const void *buf, size_t size, const char *nam
 int dr_gguf_open(dr_gguf_file *f, const char *path, dr_err *err) {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return dr_err_set(err, errno == ENOENT ? DR_ENOTFOUND : DR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return dr_err_set(err, DR_EIO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    if (size < GGUF_HEADER_SIZE) {
-        close(fd);
-        return dr_err_set(err, DR_EFORMAT, "%s: truncated: %zu bytes, less than the %d-byte GGUF header", path, size,
-                          GGUF_HEADER_SIZE);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) return dr_err_set(err, DR_EIO, "%s: cannot map: %s", path, strerror(map_errno));
+    void *map;
+    size_t size;
+    int rc = dr_map_file(path, GGUF_HEADER_SIZE, "the GGUF header", &map, &size, err);
+    if (rc) return rc;
     f->map = map;
     f->map_size = size;
-    int rc = parse(f, map, size, err);
+    rc = parse(f, map, size, err);
     if (rc) dr_gguf_close(f);
     return rc;
 }

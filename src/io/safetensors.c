@@ -2,13 +2,10 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fsutil.h"
@@ -59,7 +56,7 @@ static void free_tables(dr_st_file *f) {
 void dr_st_close(dr_st_file *f) {
     if (!f) return;
     free_tables(f);
-    if (f->map) munmap(f->map, f->map_size);
+    dr_unmap_file(f->map, f->map_size);
     f->map = NULL;
     f->map_size = 0;
 }
@@ -303,25 +300,13 @@ int dr_st_parse(dr_st_file *f, const void *buf, size_t size, const char *name, d
 int dr_st_open(dr_st_file *f, const char *path, dr_err *err) {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return dr_err_set(err, errno == ENOENT ? DR_ENOTFOUND : DR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return dr_err_set(err, DR_EIO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    if (size < 8) {
-        close(fd);
-        return dr_err_set(err, DR_EFORMAT, "%s: truncated: %zu bytes, less than the 8-byte header length", path, size);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) return dr_err_set(err, DR_EIO, "%s: cannot map: %s", path, strerror(map_errno));
+    void *map;
+    size_t size;
+    int rc = dr_map_file(path, 8, "the 8-byte header length", &map, &size, err);
+    if (rc) return rc;
     f->map = map;
     f->map_size = size;
-    int rc = parse_header(f, map, size, err);
+    rc = parse_header(f, map, size, err);
     if (rc) dr_st_close(f);
     return rc;
 }

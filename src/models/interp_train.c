@@ -469,13 +469,35 @@ typedef struct interp_batch {
     uint8_t *valid;
 } interp_batch;
 
+/* Low-pass a clip's normalized coordinates over time (Gaussian, present neighbours only), in
+ * place; tmp holds F * 36 floats. */
+static void smooth_clip(float *x0, const float *mask, int F, float sigma, float *tmp) {
+    const int R = (int)ceilf(3.0f * sigma);
+    memcpy(tmp, x0, sizeof(float) * (size_t)F * DR_POSE_DIM);
+    for (int f = 0; f < F; f++)
+        for (int j = 0; j < DR_POSE_DIM; j++) {
+            if (mask[(size_t)f * DR_POSE_DIM + j] <= 0) continue;
+            float acc = 0, wsum = 0;
+            for (int d = -R; d <= R; d++) {
+                int g = f + d;
+                if (g < 0 || g >= F || mask[(size_t)g * DR_POSE_DIM + j] <= 0) continue;
+                float w = expf(-0.5f * (float)(d * d) / (sigma * sigma));
+                acc += w * tmp[(size_t)g * DR_POSE_DIM + j];
+                wsum += w;
+            }
+            x0[(size_t)f * DR_POSE_DIM + j] = acc / wsum;
+        }
+}
+
 static void fill_interp_batch(const text_split *s, dr_textenc *te, const int *clips, int B, dr_rng *rng,
-                              float subject_prob, const dr_interp_config *cfg, interp_batch *bt) {
+                              float subject_prob, const dr_interp_config *cfg, float smooth_targets, float *tmp,
+                              interp_batch *bt) {
     const int F = cfg->frames, K = cfg->num_keyframes;
     for (int b = 0; b < B; b++) {
         const dr_pose *clip = dr_dataset_clip(&s->ds, clips[b]);
         float *x0 = bt->x0 + (size_t)b * F * DR_POSE_DIM, *mask = bt->mask + (size_t)b * F * DR_POSE_DIM;
         for (int f = 0; f < F; f++) frame_features(&s->ds, &clip[f], x0 + (size_t)f * DR_POSE_DIM, mask + (size_t)f * DR_POSE_DIM);
+        if (smooth_targets > 0) smooth_clip(x0, mask, F, smooth_targets, tmp);
         float kp[DR_NUM_KEYFRAMES * DR_POSE_DIM], km[DR_NUM_KEYFRAMES * DR_NUM_KEYPOINTS];
         int *idx = bt->kfi + (size_t)b * K;
         for (int k = 0; k < K; k++) {
@@ -507,7 +529,7 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
     memset(&va, 0, sizeof va);
     memset(&bt, 0, sizeof bt);
     int *clips = NULL;
-    float *scratch = NULL;
+    float *scratch = NULL, *smooth_tmp = NULL;
     char *cfg_json = NULL;
     int rc = DR_OK;
     const bool text = !o->no_text;
@@ -553,8 +575,9 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
     bt.valid = malloc((size_t)B * Lt + 1);
     clips = malloc(sizeof(int) * (size_t)B);
     scratch = malloc(sizeof(float) * (size_t)dr_interp_loss_scratch_floats(&m, B));
+    smooth_tmp = malloc(sizeof(float) * (size_t)F * DR_POSE_DIM);
     cfg_json = dr_interp_config_json(&cfg);
-    if (!bt.x0 || !bt.mask || !bt.kf || !bt.fc || !bt.text || !bt.kfi || !bt.ids || !bt.valid || !clips || !scratch ||
+    if (!smooth_tmp || !bt.x0 || !bt.mask || !bt.kf || !bt.fc || !bt.text || !bt.kfi || !bt.ids || !bt.valid || !clips || !scratch ||
         !cfg_json) {
         rc = dr_err_set(err, DR_ENOMEM, "train interp: out of memory");
         goto done;
@@ -574,7 +597,8 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
     for (long step = start + 1; step <= o->steps; step++) {
         dr_rng rng = dr_rng_fork(o->seed, (uint64_t)step);
         for (int b = 0; b < B; b++) clips[b] = (int)dr_rng_below(&rng, (uint32_t)tr.ds.num_clips);
-        fill_interp_batch(&tr, text ? &te : NULL, clips, B, &rng, o->subject_prob, &cfg, &bt);
+        fill_interp_batch(&tr, text ? &te : NULL, clips, B, &rng, o->subject_prob, &cfg, o->smooth_targets, smooth_tmp,
+                          &bt);
         if (text && (rc = dr_textenc_forward(&te, bt.ids, B, Lt, bt.text, NULL, bt.valid, err))) goto done;
         dr_interp_cond cond = {bt.kf, bt.kfi, bt.fc, text ? bt.text : NULL, text ? bt.valid : NULL, NULL, NULL};
         dr_params_zero_grad(&m.params);
@@ -596,7 +620,7 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
             for (int vb = 0; vb < nb; vb++) {
                 dr_rng vr = dr_rng_fork(o->seed ^ 0xa11dull, (uint64_t)vb);
                 for (int b = 0; b < B; b++) clips[b] = (vb * B + b) % va.ds.num_clips;
-                fill_interp_batch(&va, text ? &te : NULL, clips, B, NULL, 0, &cfg, &bt);
+                fill_interp_batch(&va, text ? &te : NULL, clips, B, NULL, 0, &cfg, o->smooth_targets, smooth_tmp, &bt);
                 if (text && (rc = dr_textenc_forward(&te, bt.ids, B, Lt, bt.text, NULL, bt.valid, err))) goto done;
                 dr_interp_cond vc = {bt.kf, bt.kfi, bt.fc, text ? bt.text : NULL, text ? bt.valid : NULL, NULL, NULL};
                 float vmse = 0;
@@ -631,6 +655,7 @@ done:
     free(bt.valid);
     free(clips);
     free(scratch);
+    free(smooth_tmp);
     free(cfg_json);
     dr_interp_free(&m);
     dr_textenc_free(&te);

@@ -48,6 +48,8 @@ typedef struct dr_interp_train_opts {
     int dim, layers, heads, mlp_dim;
     int val_every, ckpt_every;
     float subject_prob;
+    float smooth_targets; /* > 0: low-pass the training clips over time with this Gaussian sigma
+                             (frames) before they become x0 and key frames: no jitter to learn */
 } dr_interp_train_opts;
 
 void dr_interp_train_defaults(dr_interp_train_opts *o);

@@ -4,13 +4,10 @@
 #include "pose/dataset.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -121,26 +118,15 @@ void dr_dataset_close(dr_dataset *ds) {
     for (int i = 0; ds->prompt && i < ds->num_clips; i++) free(ds->prompt[i]);
     for (int i = 0; ds->action && i < ds->num_clips; i++) free(ds->action[i]);
     free(ds->subject), free(ds->prompt), free(ds->action);
-    if (ds->map_) munmap(ds->map_, ds->map_size_);
+    dr_unmap_file(ds->map_, ds->map_size_);
     memset(ds, 0, sizeof *ds);
 }
 
 static int map_poses(dr_dataset *ds, const char *path, dr_err *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return dr_err_set(err, errno == ENOENT ? DR_ENOTFOUND : DR_EIO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return dr_err_set(err, DR_EIO, "%s: %s", path, strerror(errno));
-    }
-    size_t size = (size_t)st.st_size;
-    if (size < HEADER_SIZE) {
-        close(fd);
-        return dr_err_set(err, DR_EFORMAT, "%s: truncated header (%zu bytes, need %d)", path, size, HEADER_SIZE);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return dr_err_set(err, DR_EIO, "%s: mmap failed: %s", path, strerror(errno));
+    void *map;
+    size_t size;
+    int rc = dr_map_file(path, HEADER_SIZE, "the poses header", &map, &size, err);
+    if (rc) return rc;
     ds->map_ = map;
     ds->map_size_ = size;
     header h;

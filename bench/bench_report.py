@@ -27,8 +27,10 @@ Debian install satisfies with the reference BLAS (libblas3); PyTorch's fp32 matr
 then ran at 1.8 GFLOP/s here (2 threads, 1024^3, 2026-11-25) against ~20 with OpenBLAS on
 the same loaded machine. scripts/install-deps --bench installs `libopenblas0-openmp`, and
 scripts/bench points PyTorch at it with LD_LIBRARY_PATH, whatever the system's alternative.
+
 Targets (issues 6 and 8): LLM training >= 1.5x PyTorch's best, greedy decoding >= 10x; the
 pose plan (stages 1-3) < 1 s and the whole run with both videos < 5 s.
+
 PyTorch with OPENBLAS_CORETYPE=SkylakeX instead of the Cooperlake kernels OpenBLAS picks
 on this Zen 4 made no difference beyond the noise (LLM step 1.69-1.72 s CPU against
 1.62-1.76 s, 2026-11-25), so the benchmark leaves that choice to OpenBLAS. Both sides

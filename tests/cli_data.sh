@@ -55,6 +55,7 @@ printf 'The video shows a girl jumping.\nThe video shows a boy sitting.\n' > "$T
 set +e
 "$BIN" data synth --seed 1 --out "$T/x" 2> "$T/e"; [ $? -eq 2 ] || fail "synth without --clips"
 "$BIN" data synth --clips -5 --out "$T/x" 2> "$T/e"; [ $? -eq 2 ] || fail "negative clip count"
+"$BIN" data synth --clips 10 --detector-noise -1 --out "$T/x" 2> "$T/e"; [ $? -eq 2 ] || fail "negative detector noise"
 "$BIN" data synth --clips 10 --bogus 1 --out "$T/x" 2> "$T/e"; [ $? -eq 2 ] || fail "unknown option"
 "$BIN" data nonsense 2> "$T/e"; [ $? -eq 2 ] || fail "unknown subcommand"
 "$BIN" data preview --action flying --out "$T/x.png" 2> "$T/e"; [ $? -eq 2 ] || fail "unknown action"

@@ -33,6 +33,17 @@ grep -q '"director-pose-sequence"' "$T/poses.json" || fail "decoded poses format
 "$BIN" rvq eval --data "$T/data" --split val --model "$T/a.safetensors" > "$T/eval.txt" || fail "eval"
 grep -q "levels  error_px" "$T/eval.txt" || fail "eval output"
 [ "$(grep -c 'perplexity' "$T/eval.txt")" -eq 1 ] || fail "eval perplexity table"
+# against the clean twin (same seed, no detector jitter): the noise level and the clean errors
+"$BIN" data synth --clips 40 --seed 5 --detector-noise 0 --out "$T/clean" --quiet || fail "clean twin"
+cmp -s "$T/data/val.jsonl" "$T/clean/val.jsonl" || fail "the clean twin has other clips"
+"$BIN" rvq eval --data "$T/data" --clean "$T/clean" --split val --model "$T/a.safetensors" > "$T/evalc.txt" || fail "eval --clean"
+grep -q "noisy input [0-9.]* px" "$T/evalc.txt" || fail "eval --clean: no noise level"
+grep -q "clean_error_px" "$T/evalc.txt" || fail "eval --clean: no clean errors"
+"$BIN" data synth --clips 400 --seed 5 --detector-noise 0 --out "$T/other" --quiet || fail "other twin"
+if "$BIN" rvq eval --data "$T/data" --clean "$T/other" --split val --model "$T/a.safetensors" > /dev/null 2> "$T/err.txt"; then
+    fail "a dataset of another size accepted as the clean twin"
+fi
+grep -q "is not the twin of" "$T/err.txt" || fail "twin mismatch message: $(cat "$T/err.txt")"
 
 # failures: clean message, non-zero exit, nothing written
 sed 's/\[\([0-9]*\), /[99, /' "$T/tok.json" > "$T/bad.json"

@@ -101,7 +101,7 @@ static void test_training_learns_and_depth_helps(void **state) {
     assert_true(last < 0.3 * first);
     dr_rvq_eval ev;
     assert_int_equal(dr_rvq_eval_init(&ev, m), DR_OK);
-    assert_int_equal(dr_rvq_eval_batch(m, test, 32, W, H, &ev, &err), DR_OK);
+    assert_int_equal(dr_rvq_eval_batch(m, test, NULL, 32, W, H, &ev, &err), DR_OK);
     for (int l = 1; l <= cfg.depth; l++)
         print_message("levels %d: %.2f px, presence %.4f, perplexity %.1f\n", l, dr_rvq_eval_error_px(&ev, l),
                       dr_rvq_eval_presence_acc(&ev, l), dr_rvq_eval_perplexity(&ev, l - 1));
@@ -109,6 +109,29 @@ static void test_training_learns_and_depth_helps(void **state) {
     assert_true(dr_rvq_eval_error_px(&ev, cfg.depth) < 20.0);
     assert_true(dr_rvq_eval_presence_acc(&ev, cfg.depth) > 0.9);
     assert_true(dr_rvq_eval_perplexity(&ev, 0) > 4.0); /* codes are used, not collapsed */
+
+    /* against a reference: the input itself gives the same errors and distance 0; the input
+     * moved 3 px to the right gives distance 3 */
+    dr_rvq_eval ref;
+    assert_int_equal(dr_rvq_eval_init(&ref, m), DR_OK);
+    assert_int_equal(dr_rvq_eval_batch(m, test, test, 32, W, H, &ref, &err), DR_OK);
+    assert_true(ref.ref_joints == ev.joints);
+    assert_true(dr_rvq_eval_ref_error_px(&ref, 0) < 1e-4);
+    for (int l = 1; l <= cfg.depth; l++)
+        assert_true(fabs(dr_rvq_eval_ref_error_px(&ref, l) - dr_rvq_eval_error_px(&ev, l)) < 1e-4);
+    dr_rvq_eval_free(&ref);
+    dr_pose *moved = malloc(sizeof(dr_pose) * 32 * T);
+    assert_non_null(moved);
+    memcpy(moved, test, sizeof(dr_pose) * 32 * T);
+    for (int i = 0; i < 32 * T; i++)
+        for (int j = 0; j < DR_NUM_KEYPOINTS; j++)
+            if (moved[i].kp[j].c > 0) moved[i].kp[j].x += 3.0f;
+    assert_int_equal(dr_rvq_eval_init(&ref, m), DR_OK);
+    assert_int_equal(dr_rvq_eval_batch(m, test, moved, 32, W, H, &ref, &err), DR_OK);
+    assert_true(ref.ref_joints > 0 && ref.ref_joints <= ev.joints);
+    assert_true(fabs(dr_rvq_eval_ref_error_px(&ref, 0) - 3.0) < 1e-3);
+    dr_rvq_eval_free(&ref);
+    free(moved);
     dr_rvq_eval_free(&ev);
 
     /* decode(encode(x)) is the evaluated reconstruction: check it through the public API */

@@ -360,9 +360,9 @@ static void test_determinism(void **state) {
     dr_err err = {0};
     int threads = dr_get_threads();
     dr_set_threads(1);
-    assert_int_equal(dr_synth_dataset(d1, 5, 200, NULL, &err), 0);
+    assert_int_equal(dr_synth_dataset(d1, 5, 200, NULL, NULL, &err), 0);
     dr_set_threads(2);
-    assert_int_equal(dr_synth_dataset(d2, 5, 200, NULL, &err), 0);
+    assert_int_equal(dr_synth_dataset(d2, 5, 200, NULL, NULL, &err), 0);
     dr_set_threads(threads);
     static const char *const files[] = {"train.poses", "train.jsonl", "val.poses", "val.jsonl", "test.poses", "test.jsonl", "meta.json"};
     for (int i = 0; i < 7; i++) {
@@ -376,6 +376,48 @@ static void test_determinism(void **state) {
         assert_memory_equal(x, y, nx);
         free(x), free(y);
     }
+}
+
+
+/* detector_noise 0 is the clean twin: the same clips (captions, motion, missing keypoints)
+ * without the jitter, which measures about the sampled 0.5-1.6 px per axis; 1 is the default. */
+static void test_clean_twin(void **state) {
+    (void)state;
+    static dr_synth_clip noisy, clean, def;
+    dr_synth_options o;
+    dr_synth_options_default(&o);
+    assert_true(o.detector_noise == 1.0f);
+    double dist = 0;
+    long both = 0, either = 0;
+    for (int c = 0; c < 40; c++) {
+        o.detector_noise = 1.0f;
+        assert_int_equal(dr_synth_generate(7, (uint64_t)c, &o, &noisy, NULL, NULL), 0);
+        assert_int_equal(dr_synth_generate(7, (uint64_t)c, NULL, &def, NULL, NULL), 0);
+        assert_memory_equal(&noisy, &def, sizeof noisy);
+        o.detector_noise = 0.0f;
+        assert_int_equal(dr_synth_generate(7, (uint64_t)c, &o, &clean, NULL, NULL), 0);
+        assert_string_equal(noisy.prompt, clean.prompt);
+        assert_int_equal(noisy.action, clean.action);
+        assert_int_equal(noisy.split, clean.split);
+        for (int f = 0; f < DR_CLIP_FRAMES; f++)
+            for (int k = 0; k < DR_NUM_KEYPOINTS; k++) {
+                const dr_keypoint *a = &noisy.frames[f].kp[k], *b = &clean.frames[f].kp[k];
+                bool pa = a->c > 0, pb = b->c > 0;
+                either += pa || pb;
+                if (!(pa && pb)) continue;
+                both++;
+                double d = hypot(a->x - b->x, a->y - b->y);
+                assert_true(d < 12.0); /* 3.5 sigma cut of 1.6 px x 1.4 (wrists), two axes */
+                dist += d;
+            }
+    }
+    assert_true(both > (long)(0.99 * (double)either)); /* presence differs only at the border */
+    double mean = dist / (double)both;
+    assert_true(mean > 0.5 && mean < 2.0);
+    o.detector_noise = -1.0f;
+    assert_int_equal(dr_synth_generate(7, 0, &o, &clean, NULL, NULL), DR_EINVAL);
+    o.detector_noise = NAN;
+    assert_int_equal(dr_synth_generate(7, 0, &o, &clean, NULL, NULL), DR_EINVAL);
 }
 
 static void test_dataset_round_trip_and_splits(void **state) {
@@ -412,7 +454,7 @@ static void test_dataset_round_trip_and_splits(void **state) {
     /* a synthetic dataset: splits add up, held-out combinations only in test */
     char out[600];
     snprintf(out, sizeof out, "%s/synth", dir);
-    assert_int_equal(dr_synth_dataset(out, 3, 600, NULL, &err), 0);
+    assert_int_equal(dr_synth_dataset(out, 3, 600, NULL, NULL, &err), 0);
     int total = 0;
     static const char *const splits[3] = {"train", "val", "test"};
     for (int s = 0; s < 3; s++) {
@@ -718,6 +760,7 @@ int main(void) {
         cmocka_unit_test(test_speed_words_are_true),
         cmocka_unit_test(test_detector_output_rules),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_clean_twin),
         cmocka_unit_test(test_dataset_round_trip_and_splits),
         cmocka_unit_test(test_corrupt_datasets_give_clear_errors),
         cmocka_unit_test(test_balance_over_support),

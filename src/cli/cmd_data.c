@@ -26,9 +26,11 @@ static void data_usage(FILE *f) {
     fprintf(f,
             "usage: director data <subcommand> [options]\n\n"
             "subcommands:\n"
-            "  synth --clips N --seed S --out DIR [--threads T] [--quiet]\n"
+            "  synth --clips N --seed S --out DIR [--detector-noise X] [--threads T] [--quiet]\n"
             "        write a synthetic dataset of N captioned 200-frame clips (train/val/test\n"
             "        .poses + .jsonl and meta.json; docs/DATASET.md). Same seed, same bytes.\n"
+            "        --detector-noise scales the detector jitter (default 1); 0 writes the clean\n"
+            "        twin of the same seed: the same clips without jitter.\n"
             "  stats DIR\n"
             "        counts per split, action and word, clip lengths, missing-keypoint rates.\n"
             "  import --out DIR [--split train|val|test] [--action NAME] [--caption TEXT | --captions FILE] INPUT...\n"
@@ -49,6 +51,8 @@ static int data_synth(int argc, char **argv) {
     unsigned long long seed = 1;
     const char *out = NULL;
     bool quiet = false;
+    dr_synth_options opt;
+    dr_synth_options_default(&opt);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -64,6 +68,10 @@ static int data_synth(int argc, char **argv) {
             if (!cli_parse_u64(cmd, a, argv[++i], &seed)) return CLI_EXIT_USAGE;
         } else if (!strcmp(a, "--out")) {
             out = argv[++i];
+        } else if (!strcmp(a, "--detector-noise")) {
+            double x;
+            if (!cli_parse_float(cmd, a, argv[++i], 0.0, 10.0, &x)) return CLI_EXIT_USAGE;
+            opt.detector_noise = (float)x;
         } else if (!strcmp(a, "--threads")) {
             if (!cli_parse_long(cmd, a, argv[++i], 1, 1024, &threads)) return CLI_EXIT_USAGE;
         } else {
@@ -77,7 +85,7 @@ static int data_synth(int argc, char **argv) {
     dr_progress_begin(&prog, "synth", 0, clips, quiet);
     dr_err err = {0};
     double t0 = dr_now();
-    int rc = dr_synth_dataset(out, (uint64_t)seed, clips, &prog, &err);
+    int rc = dr_synth_dataset(out, (uint64_t)seed, clips, &opt, &prog, &err);
     if (rc) return cli_fail_err(cmd, &err);
     char extra[96];
     snprintf(extra, sizeof extra, "%.0f clips/s", (double)clips / (dr_now() - t0 + 1e-9));

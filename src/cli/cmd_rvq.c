@@ -39,21 +39,25 @@ static int open_split(const char *cmd, dr_dataset *ds, const char *dir, const ch
     return CLI_EXIT_OK;
 }
 
-/* Mean key-frame error (pixels, all levels) over up to max_clips clips of a dataset split. */
-static int evaluate_dataset(dr_rvq *m, const dr_dataset *ds, int max_clips, dr_rvq_eval *ev, dr_err *err) {
+/* Mean key-frame error (pixels, all levels) over up to max_clips clips of a dataset split;
+ * clean (may be NULL) is the same split without detector noise, to measure against too. */
+static int evaluate_dataset(dr_rvq *m, const dr_dataset *ds, const dr_dataset *clean, int max_clips, dr_rvq_eval *ev,
+                            dr_err *err) {
     enum { CHUNK = 256 };
     int rc = dr_rvq_eval_init(ev, m);
     if (rc) return dr_err_set(err, rc, "rvq eval: out of memory");
-    dr_pose *kf = malloc(sizeof(dr_pose) * CHUNK * DR_NUM_KEYFRAMES);
+    dr_pose *kf = malloc(sizeof(dr_pose) * CHUNK * DR_NUM_KEYFRAMES * 2);
     if (!kf) {
         dr_rvq_eval_free(ev);
         return dr_err_set(err, DR_ENOMEM, "rvq eval: out of memory");
     }
+    dr_pose *ref = clean ? kf + CHUNK * DR_NUM_KEYFRAMES : NULL;
     const int n = max_clips > 0 && max_clips < ds->num_clips ? max_clips : ds->num_clips;
     for (int i = 0; i < n && !rc; i += CHUNK) {
         int c = n - i < CHUNK ? n - i : CHUNK;
         dataset_keyframes(ds, i, c, kf);
-        rc = dr_rvq_eval_batch(m, kf, c, ds->width, ds->height, ev, err);
+        if (ref) dataset_keyframes(clean, i, c, ref);
+        rc = dr_rvq_eval_batch(m, kf, ref, c, ds->width, ds->height, ev, err);
     }
     free(kf);
     if (rc) dr_rvq_eval_free(ev);
@@ -65,6 +69,12 @@ static void print_eval(FILE *f, const dr_rvq_eval *ev, const char *what) {
     fprintf(f, "  levels  error_px  presence_acc\n");
     for (int l = 1; l <= ev->depth; l++)
         fprintf(f, "  %6d  %8.3f  %12.5f\n", l, dr_rvq_eval_error_px(ev, l), dr_rvq_eval_presence_acc(ev, l));
+    if (ev->ref_joints > 0) {
+        fprintf(f, "  against the clean twin (%ld keypoints present in both): noisy input %.3f px\n", ev->ref_joints,
+                dr_rvq_eval_ref_error_px(ev, 0));
+        fprintf(f, "  levels  clean_error_px\n");
+        for (int l = 1; l <= ev->depth; l++) fprintf(f, "  %6d  %14.3f\n", l, dr_rvq_eval_ref_error_px(ev, l));
+    }
     fprintf(f, "  level  perplexity  used_codes/%d\n", ev->codebook_size);
     for (int l = 0; l < ev->depth; l++)
         fprintf(f, "  %5d  %10.1f  %10d\n", l + 1, dr_rvq_eval_perplexity(ev, l), dr_rvq_eval_used_codes(ev, l));
@@ -278,7 +288,7 @@ int dr_cmd_train_rvq(int argc, char **argv) {
         ema_px = ema_px < 0 ? st.recon_px : 0.95 * ema_px + 0.05 * st.recon_px;
         if (step % a.eval_every == 0 || step == a.steps) {
             dr_rvq_eval ev;
-            if (evaluate_dataset(m, &val, (int)a.val_clips, &ev, &err)) break;
+            if (evaluate_dataset(m, &val, NULL, (int)a.val_clips, &ev, &err)) break;
             val_px = dr_rvq_eval_error_px(&ev, a.cfg.depth);
             dr_rvq_eval_free(&ev);
         }
@@ -309,7 +319,7 @@ int dr_cmd_train_rvq(int argc, char **argv) {
     }
     if (!a.quiet) {
         dr_rvq_eval ev;
-        if (evaluate_dataset(m, &val, (int)a.val_clips, &ev, &err)) goto fail;
+        if (evaluate_dataset(m, &val, NULL, (int)a.val_clips, &ev, &err)) goto fail;
         print_eval(stderr, &ev, "validation");
         dr_rvq_eval_free(&ev);
         fprintf(stderr, "train rvq: saved %s (checkpoint %s)\n", a.out, ckpt_path);
@@ -332,7 +342,7 @@ static void rvq_usage(FILE *f) {
     fprintf(f,
             "usage: director rvq encode IN --model M --out TOKENS.json [--split S] [--clip I] [--start F]\n"
             "       director rvq decode TOKENS.json --model M --out POSES.json [--levels N] [--width W] [--height H]\n"
-            "       director rvq eval --model M (--data DIR [--split test] [--clips N] | --input IN [--stride F])\n"
+            "       director rvq eval --model M (--data DIR [--split test] [--clips N] [--clean DIR] | --input IN [--stride F])\n"
             "\n"
             "  encode  the 20 key frames of a clip -> 20 x depth pose tokens. IN is any pose input\n"
             "          (director pose sequence, OpenPose JSON, BVH, a dataset folder with --split/--clip).\n"
@@ -343,12 +353,15 @@ static void rvq_usage(FILE *f) {
             "  eval    key-frame reconstruction error (pixels, mean per-joint over present keypoints)\n"
             "          decoding with 1..depth levels, presence accuracy and per-level codebook\n"
             "          perplexity, on a dataset split (default test) or on every 200-frame window of\n"
-            "          a long pose input (windows start every --stride frames, default 200).\n");
+            "          a long pose input (windows start every --stride frames, default 200).\n"
+            "          --clean DIR: the same dataset made without detector noise (director data synth\n"
+            "          --detector-noise 0, same seed and clip count); the reconstructions of the noisy\n"
+            "          key frames are then also measured against the clean ones, beside the noise itself.\n");
 }
 
 /* Simple "--opt value" parsing shared by the rvq subcommands. */
 typedef struct sub_opts {
-    const char *input, *model, *out, *data, *split, *in_path;
+    const char *input, *model, *out, *data, *split, *in_path, *clean;
     long clip, start, levels, width, height, clips, stride;
 } sub_opts;
 
@@ -370,6 +383,7 @@ static int parse_sub(const char *cmd, int argc, char **argv, bool want_positiona
         if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--clean")) o->clean = v;
         else if (!strcmp(a, "--split")) o->split = v;
         else if (!strcmp(a, "--input")) o->in_path = v;
         else if (!strcmp(a, "--clip")) num = &o->clip;
@@ -487,7 +501,7 @@ static int eval_input(const char *cmd, dr_rvq *m, const sub_opts *o, dr_rvq_eval
         dr_pose kf[DR_NUM_KEYFRAMES];
         for (int w = 0; w < n && !rc; w++) {
             for (int t = 0; t < T; t++) kf[t] = seq.frames[(size_t)w * stride + (size_t)t * DR_KEYFRAME_STRIDE];
-            if (dr_rvq_eval_batch(m, kf, 1, seq.width, seq.height, ev, &err)) rc = cli_fail_err(cmd, &err);
+            if (dr_rvq_eval_batch(m, kf, NULL, 1, seq.width, seq.height, ev, &err)) rc = cli_fail_err(cmd, &err);
         }
         if (rc) dr_rvq_eval_free(ev);
     }
@@ -501,6 +515,7 @@ static int rvq_eval(int argc, char **argv) {
     int rc = parse_sub(cmd, argc, argv, false, &o);
     if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     if (!o.data == !o.in_path) return cli_usage_error(cmd, "give exactly one of --data DIR and --input FILE");
+    if (o.clean && !o.data) return cli_usage_error(cmd, "--clean DIR goes with --data DIR");
     dr_err err = {0};
     dr_rvq *m;
     if (dr_rvq_load(&m, o.model, &err)) return cli_fail_err(cmd, &err);
@@ -509,9 +524,20 @@ static int rvq_eval(int argc, char **argv) {
     double t0 = dr_now();
     if (o.data) {
         const char *split = o.split ? o.split : "test";
-        dr_dataset ds;
+        dr_dataset ds, clean;
         if (!(rc = open_split(cmd, &ds, o.data, split))) {
-            if (evaluate_dataset(m, &ds, (int)o.clips, &ev, &err)) rc = cli_fail_err(cmd, &err);
+            if (o.clean && !(rc = open_split(cmd, &clean, o.clean, split))) {
+                if (clean.num_clips != ds.num_clips || clean.num_frames != ds.num_frames ||
+                    clean.width != ds.width || clean.height != ds.height)
+                    rc = cli_fail(cmd, "%s/%s (%d clips of %d frames, %dx%d) is not the twin of %s/%s (%d clips of %d frames, %dx%d)",
+                                  o.clean, split, clean.num_clips, clean.num_frames, clean.width, clean.height, o.data,
+                                  split, ds.num_clips, ds.num_frames, ds.width, ds.height);
+                else if (evaluate_dataset(m, &ds, &clean, (int)o.clips, &ev, &err))
+                    rc = cli_fail_err(cmd, &err);
+                dr_dataset_close(&clean);
+            } else if (!o.clean && evaluate_dataset(m, &ds, NULL, (int)o.clips, &ev, &err)) {
+                rc = cli_fail_err(cmd, &err);
+            }
             dr_dataset_close(&ds);
         }
         snprintf(what, sizeof what, "%s/%s", o.data, split);

@@ -867,10 +867,11 @@ void dr_rvq_eval_free(dr_rvq_eval *ev) {
     ev->code_counts = NULL;
 }
 
-int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, int B, int width, int height, dr_rvq_eval *ev,
-                      dr_err *err) {
+int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, const dr_pose *reference, int B, int width, int height,
+                      dr_rvq_eval *ev, dr_err *err) {
     const int T = m->cfg.num_keyframes, L = m->cfg.depth;
     int rc = check_poses(keyframes, B, T, width, height, err);
+    if (!rc && reference) rc = check_poses(reference, B, T, width, height, err);
     if (rc) return rc;
     if (!codebooks_initialised(m)) return dr_err_set(err, DR_EINVAL, "rvq eval: the model's codebooks are untrained");
     const float scale = 0.5f * (float)height; /* normalized units -> pixels */
@@ -906,9 +907,31 @@ int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, int B, int width, int
             }
             ev->err_px_sum[lv - 1] += err_sum;
             ev->presence_ok[lv - 1] += ok;
+            if (reference) {
+                double ref_sum = 0, in_sum = 0;
+                long both = 0;
+                for (int n = 0; n < N; n++) {
+                    float rx[DR_POSE_DIM], rp[DR_NUM_KEYPOINTS];
+                    dr_pose_normalize(&reference[(size_t)b0 * T + n], width, height, rx, rp);
+                    const float *x = ws->x + (size_t)n * IO_DIM, *y = ws->y + (size_t)n * IO_DIM;
+                    for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
+                        if (!(x[DR_POSE_DIM + j] > 0.5f && rp[j] > 0.5f)) continue;
+                        ref_sum += hypot(y[2 * j] - rx[2 * j], y[2 * j + 1] - rx[2 * j + 1]) * scale;
+                        in_sum += hypot(x[2 * j] - rx[2 * j], x[2 * j + 1] - rx[2 * j + 1]) * scale;
+                        both++;
+                    }
+                }
+                ev->ref_err_px_sum[lv - 1] += ref_sum;
+                if (lv == 1) ev->input_ref_px_sum += in_sum, ev->ref_joints += both;
+            }
         }
     }
     return DR_OK;
+}
+
+double dr_rvq_eval_ref_error_px(const dr_rvq_eval *ev, int levels) {
+    if (ev->ref_joints <= 0) return 0.0;
+    return (levels == 0 ? ev->input_ref_px_sum : ev->ref_err_px_sum[levels - 1]) / (double)ev->ref_joints;
 }
 
 double dr_rvq_eval_error_px(const dr_rvq_eval *ev, int levels) {

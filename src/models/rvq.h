@@ -115,16 +115,24 @@ typedef struct dr_rvq_eval {
     double presence_ok[DR_RVQ_MAX_DEPTH];  /* keypoints whose presence was predicted right */
     long joints;                           /* present keypoints seen */
     long keypoints;                        /* keypoints seen (frames x 18) */
+    /* with a reference (the clean twin of noisy input): the same errors measured against the
+     * reference, and the input's own distance to it (the noise level), over the keypoints
+     * present in both */
+    double ref_err_px_sum[DR_RVQ_MAX_DEPTH];
+    double input_ref_px_sum;
+    long ref_joints;
     long *code_counts;                     /* [depth][codebook_size] usage, malloc'd */
 } dr_rvq_eval;
 
 int dr_rvq_eval_init(dr_rvq_eval *ev, const dr_rvq *m);
 void dr_rvq_eval_free(dr_rvq_eval *ev);
 /* Encode B clips, decode them with 1..depth levels and accumulate the errors, measured in
- * pixels of the given canvas. */
-int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, int B, int width, int height, dr_rvq_eval *ev,
-                      dr_err *err);
+ * pixels of the given canvas. reference (may be NULL) holds the same key frames without
+ * detector noise; the decoded poses are then also measured against it. */
+int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, const dr_pose *reference, int B, int width, int height,
+                      dr_rvq_eval *ev, dr_err *err);
 double dr_rvq_eval_error_px(const dr_rvq_eval *ev, int levels);
+double dr_rvq_eval_ref_error_px(const dr_rvq_eval *ev, int levels); /* 0 levels: the input itself */
 double dr_rvq_eval_presence_acc(const dr_rvq_eval *ev, int levels);
 double dr_rvq_eval_perplexity(const dr_rvq_eval *ev, int level); /* level 0-based */
 int dr_rvq_eval_used_codes(const dr_rvq_eval *ev, int level);

@@ -58,9 +58,14 @@ extern const char *const dr_synth_direction_names[DR_SYNTH_NUM_DIRECTIONS]; /* "
 extern const char *const dr_synth_speed_names[DR_SYNTH_NUM_SPEEDS];     /* "slow", "normal", "fast" */
 extern const char *const dr_synth_split_names[3];                        /* "train", "val", "test" */
 
-/* Choices a caller may force (for tests and contact sheets); -1 = sample. */
+/* Choices a caller may force (for tests and contact sheets); -1 = sample.
+ * detector_noise scales the simulated detector's keypoint jitter (default 1). It changes no
+ * random draw, so detector_noise 0 gives the same clips as 1 (same motion, camera, missing
+ * keypoints, captions) without the jitter: a clean twin to measure models against. A point
+ * within a jitter's width of the canvas border may be present in one twin and not the other. */
 typedef struct dr_synth_options {
     int action, direction, speed, camera_follows;
+    float detector_noise;
 } dr_synth_options;
 void dr_synth_options_default(dr_synth_options *opt);
 
@@ -113,10 +118,11 @@ typedef struct dr_synth_heldout {
 extern const dr_synth_heldout dr_synth_heldout_combos[];
 extern const int dr_synth_num_heldout_combos;
 
-/* Write a dataset of num_clips clips to out_dir (built in a temporary sibling folder and
+/* Write a dataset of num_clips clips (options opt, NULL for the defaults) to out_dir (built in a temporary sibling folder and
  * renamed into place): train/val/test .poses + .jsonl and meta.json. Clips are made in
  * parallel batches (dr_get_threads() threads) and written in index order, so the bytes
  * depend only on the seed. progress may be NULL. */
-int dr_synth_dataset(const char *out_dir, uint64_t seed, long num_clips, dr_progress *progress, dr_err *err);
+int dr_synth_dataset(const char *out_dir, uint64_t seed, long num_clips, const dr_synth_options *opt,
+                     dr_progress *progress, dr_err *err);
 
 #endif

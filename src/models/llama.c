@@ -519,9 +519,10 @@ int dr_llama_session_init(dr_llama_session *s, const dr_llama *m, int batch, int
     const size_t n = (size_t)batch * s->chunk;
     const size_t cache = L * batch * max_len * KVD;
     size_t sizes[] = {cache, cache, n * C, n * C, n * QD, n * KVD, n * KVD, n * QD, n * C, n * F, n * F, n * F,
-                      (size_t)c->n_heads * s->chunk * max_len, (size_t)batch * C, (size_t)batch * c->vocab_size, n};
+                      (size_t)c->n_heads * s->chunk * max_len, (size_t)batch * C, (size_t)batch * c->vocab_size, n,
+                      (size_t)max_len * c->head_dim};
     float **ptrs[] = {&s->k_cache, &s->v_cache, &s->x, &s->xn, &s->q, &s->k, &s->v, &s->atty, &s->tmp,
-                      &s->gate, &s->up, &s->h, &s->att, &s->last, &s->logits, &s->rstd};
+                      &s->gate, &s->up, &s->h, &s->att, &s->last, &s->logits, &s->rstd, &s->rope};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) / 16 * 16;
     s->base = dr_alloc(total * sizeof(float));
@@ -535,6 +536,13 @@ int dr_llama_session_init(dr_llama_session *s, const dr_llama *m, int batch, int
         *ptrs[i] = s->base + off;
         off += (sizes[i] + 15) / 16 * 16;
     }
+    /* The rotation table of decoding steps: RoPE applied to (1, ..., 1, 0, ..., 0) at every
+     * position gives cos in the first half and sin in the second, the very floats
+     * dr_rope_forward computes, so decoding rotates exactly as prefill and training do. */
+    const int D = c->head_dim;
+    for (int t = 0; t < max_len; t++)
+        for (int i = 0; i < D; i++) s->rope[(long)t * D + i] = i < D / 2 ? 1.0f : 0.0f;
+    dr_rope_forward(s->rope, 1, max_len, 1, D, NULL, 0, c->rope_theta);
     return DR_OK;
 }
 
@@ -637,6 +645,22 @@ static void decode_gemv(const dr_llama_session *s, float *y, int ldy, const floa
         dr_gemv(y, ldy, x, ldx, W, M, O, K, accumulate);
 }
 
+/* RoPE of n heads (x [n][D]) at one position from the session's table: the arithmetic of
+ * dr_rope_forward (lo' = lo c - hi s, hi' = hi c + lo s) without its sin/cos. */
+static void decode_rope(float *x, int n, int D, const float *table) {
+    const int half = D / 2;
+    const float *cs = table, *sn = table + half;
+    for (int h = 0; h < n; h++) {
+        float *lo = x + (long)h * D, *hi = lo + half;
+#pragma omp simd
+        for (int i = 0; i < half; i++) {
+            const float a = lo[i], e = hi[i];
+            lo[i] = a * cs[i] - e * sn[i];
+            hi[i] = e * cs[i] + a * sn[i];
+        }
+    }
+}
+
 /* One token per row (ids [batch]) at position s->len. */
 static void session_decode(dr_llama_session *s, const int *ids) {
     const dr_llama *m = s->m;
@@ -653,8 +677,8 @@ static void session_decode(dr_llama_session *s, const int *ids) {
         decode_gemv(s, s->q, QD, s->xn, C, w->wq, Bn, QD, C, false);
         decode_gemv(s, s->k, KVD, s->xn, C, w->wk, Bn, KVD, C, false);
         decode_gemv(s, vc + (long)pos * KVD, (int)row_cache, s->xn, C, w->wv, Bn, KVD, C, false);
-        dr_rope_forward(s->q, Bn, 1, Hq, D, NULL, pos, c->rope_theta);
-        dr_rope_forward(s->k, Bn, 1, Hkv, D, NULL, pos, c->rope_theta);
+        decode_rope(s->q, Bn * Hq, D, s->rope + (long)pos * D);
+        decode_rope(s->k, Bn * Hkv, D, s->rope + (long)pos * D);
         for (int r = 0; r < Bn; r++) {
             memcpy(kc + r * row_cache + (long)pos * KVD, s->k + (long)r * KVD, sizeof(float) * (size_t)KVD);
             for (int h = 0; h < Hq; h++) {
@@ -667,7 +691,10 @@ static void session_decode(dr_llama_session *s, const int *ids) {
         dr_rmsnorm_forward(s->xn, s->rstd, s->x, w->ffn_norm, Bn, C, c->norm_eps);
         decode_gemv(s, s->gate, F, s->xn, C, w->w_gate, Bn, F, C, false);
         decode_gemv(s, s->up, F, s->xn, C, w->w_up, Bn, F, C, false);
-        dr_swiglu_forward(s->h, s->gate, s->up, (long)Bn * F);
+        /* SwiGLU as dr_swiglu_forward, inline: a few hundred values do not need its
+         * (if-disabled, still entered) OpenMP region */
+#pragma omp simd
+        for (long i = 0; i < (long)Bn * F; i++) s->h[i] = s->gate[i] * dr_sigmoidf(s->gate[i]) * s->up[i];
         decode_gemv(s, s->x, C, s->h, F, w->w_down, Bn, C, F, true);
     }
     s->len += 1;

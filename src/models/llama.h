@@ -160,6 +160,7 @@ typedef struct dr_llama_session {
     int chunk;               /* most tokens per row handled by one forward call */
     float *k_cache, *v_cache; /* [L][batch][max_len][Hkv * head_dim] */
     float *x, *xn, *q, *k, *v, *atty, *tmp, *gate, *up, *h, *att, *last, *logits, *rstd;
+    float *rope; /* [max_len][head_dim]: cos (first half) and sin (second) of each position */
     int *ids; /* one chunk's token ids */
     float *base;
     uint16_t *w16; /* bf16 copy of the parameters for decoding, or NULL (fp32) */

@@ -197,8 +197,8 @@ static void test_kv_cache_matches_full_forward(void **state) {
 }
 
 /* Token-by-token decoding from an empty cache against the full forward, at every
- * position: batch 1 and 3 take the matrix-vector decoding path (core/gemv.h), batch 9 the
- * chunked GEMM path. Widths that are not multiples of the 16-wide vectors (ffn 40, head
+ * position, through the matrix-vector decoding path (core/gemv.h): batch 1, 3 and 9 (two
+ * full tiles of 4 rows and one of 1). Widths that are not multiples of the 16-wide vectors (ffn 40, head
  * 12) exercise the kernels' tails. The opt-in bf16 weights stay within bf16 rounding of
  * the fp32 logits, and differ from them (the copy is really used). */
 static void test_decode_matches_full_forward(void **state) {

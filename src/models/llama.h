@@ -167,8 +167,8 @@ typedef struct dr_llama_session {
 } dr_llama_session;
 
 /* max_len <= cfg.max_seq_len.
- * Decoding steps (T = 1, batch <= 8) run the matrix-vector kernels of core/gemv.h on the
- * calling thread; prefill (T > 1) and larger batches run GEMMs on the thread pool. */
+ * Decoding steps (T = 1) run the matrix-vector kernels of core/gemv.h on the calling
+ * thread; prefill (T > 1) runs GEMMs on the thread pool. */
 int dr_llama_session_init(dr_llama_session *s, const dr_llama *m, int batch, int max_len, dr_err *err);
 void dr_llama_session_free(dr_llama_session *s);
 /* Opt-in: decoding steps read a bfloat16 copy of the weights (made here, owned by the

@@ -29,6 +29,7 @@
 
 #include "core/fsutil.h"
 #include "core/gemm.h"
+#include "core/gemv.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "director.h"
@@ -149,6 +150,23 @@ static double llm_step_flops(const dr_llama_config *c, int B, int T) {
     return 3 * fwd;
 }
 
+/* n greedy steps from token 1 on a reset session; timed into d when `record`. */
+static int llm_decode(dr_llama_session *sess, int n, int *last, float *work, timer *d, bool record, dr_err *err) {
+    const dr_llama_sampling greedy = {0.0f, 0, 1.0f};
+    const int V = sess->m->cfg.vocab_size;
+    dr_llama_session_reset(sess);
+    const float *logits;
+    int tok = 1;
+    timer_start(d);
+    for (int i = 0; i < n; i++) {
+        if (dr_llama_session_step(sess, &tok, 1, &logits, err)) return 1;
+        tok = dr_llama_sample(logits, 0, V, &greedy, NULL, work);
+    }
+    if (record) timer_stop(d);
+    *last = tok;
+    return 0;
+}
+
 static int bench_llm(int steps, int decode) {
     enum { B = 8, T = 320 };
     dr_llama_config c = llm_reference_config();
@@ -200,24 +218,22 @@ static int bench_llm(int steps, int decode) {
     }
     timer_print(&blk, "llm.block");
 
-    /* greedy decoding with the KV cache, batch 1, from <bos>-like token 1 */
+    /* greedy decoding with the KV cache, batch 1, from <bos>-like token 1: fp32 weights
+     * (the default, as PyTorch's), then the session's opt-in bf16 weight copy */
     dr_llama_session sess;
     if (dr_llama_session_init(&sess, &m, 1, decode, &err)) return fail("llm", &err);
-    dr_llama_sampling greedy = {0.0f, 0, 1.0f};
     float *work = malloc(sizeof(float) * 2 * (size_t)c.vocab_size);
-    timer d = {0};
-    for (int rep = 0; rep <= 3; rep++) {
-        dr_llama_session_reset(&sess);
-        const float *logits;
+    printf("llm.decode.kernels %s matrix-vector kernels (core/gemv.h) on the calling thread\n", dr_gemv_kernel_name());
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        if (bf16 && dr_llama_session_use_bf16(&sess, &err)) return fail("llm", &err);
+        timer d = {0};
         int tok = 1;
-        timer_start(&d);
-        for (int i = 0; i < decode; i++) {
-            if (dr_llama_session_step(&sess, &tok, 1, &logits, &err)) return fail("llm", &err);
-            tok = dr_llama_sample(logits, 0, c.vocab_size, &greedy, &rng, work);
+        for (int rep = 0; rep <= 3; rep++) {
+            if (llm_decode(&sess, decode, &tok, work, &d, rep > 0, &err)) return fail("llm", &err);
         }
-        if (rep > 0) timer_stop(&d);
+        printf("llm.decode%s.last_token %d\n", bf16 ? "_bf16" : "", tok);
+        timer_print(&d, bf16 ? "llm.decode_bf16" : "llm.decode");
     }
-    timer_print(&d, "llm.decode");
     free(work);
     dr_llama_session_free(&sess);
     free(inputs), free(targets);

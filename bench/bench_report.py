@@ -87,6 +87,8 @@ def main():
       f"(was {d.get('env.openblas_l2_size_was', '?')}) unset for both sides.")
     w("")
     w(f"- director: {d.get('director.kernels', '?')}")
+    if d.get("director.llm.decode.kernels"):
+        w(f"- director's decoding steps: {d['director.llm.decode.kernels']}")
     w(f"- PyTorch (best): {d.get('torch.llm.setup', '?')}; environment `{d.get('env.torch_best', '')}`")
     w(f"- PyTorch as installed (reference row): {d.get('torch_default.llm.setup', '?')}")
     w("")
@@ -103,7 +105,9 @@ def main():
     rows = [
         ("llm", "llm.train", "DirectorLLM training step", "llm.tokens", "tokens"),
         ("llm", "llm.block", "one transformer block forward + backward", None, None),
-        ("llm", "llm.decode", "DirectorLLM greedy decode, batch 1", None, None),
+        ("llm", "llm.decode", "DirectorLLM greedy decode, batch 1, fp32 weights both sides", None, None),
+        ("llm", "llm.decode_bf16", "DirectorLLM greedy decode, batch 1: director bf16 weights (opt-in) "
+         "vs PyTorch fp32", None, None),
         ("rvq", "rvq.train", "RVQ-VAE training step", None, None),
         ("rvq", "rvq.encode", "RVQ-VAE encode (poses -> tokens)", None, None),
         ("rvq", "rvq.decode", "RVQ-VAE decode (tokens -> poses)", None, None),
@@ -115,9 +119,12 @@ def main():
     results = []
     for model, key, label, _, _ in rows:
         cfg = json.loads(d.get(f"director.{model}.config", "{}") or "{}")
-        dw, tw = num(d, f"director.{key}.wall_s"), num(d, f"torch.{key}.wall_s")
-        dc, tcpu = num(d, f"director.{key}.cpu_s"), num(d, f"torch.{key}.cpu_s")
-        if key == "llm.decode":
+        tkey = "llm.decode" if key == "llm.decode_bf16" else key  # PyTorch decodes in fp32 only
+        dw, tw = num(d, f"director.{key}.wall_s"), num(d, f"torch.{tkey}.wall_s")
+        dc, tcpu = num(d, f"director.{key}.cpu_s"), num(d, f"torch.{tkey}.cpu_s")
+        if key == "llm.decode_bf16" and dw is None:
+            continue  # an older bench_models without the bf16 mode
+        if key in ("llm.decode", "llm.decode_bf16"):
             n = cfg.get("decode", 256)
             label += f", {n} tokens"
             rate = lambda s: "-" if s is None else f"{s / n * 1e3:.2f} ms/token ({n / s:,.0f} tok/s)"

@@ -124,6 +124,23 @@ static void test_train_generate_resume(void **state) {
     assert_false(dr_file_exists(path)); /* no final model from an interrupted run */
     assert_int_equal(tu_system(TRAIN_ARGS " --out %s/b.safetensors --resume", bin, dir, dir, dir, dir), 0);
     assert_int_equal(tu_system("cmp -s %s/a.safetensors %s/b.safetensors", dir, dir), 0);
+
+    /* the same for a LoRA run: its checkpoint and base file, then the same merged model */
+    assert_int_equal(tu_system(TRAIN_ARGS " --lora 2 --lora-mlp --out %s/la.safetensors", bin, dir, dir, dir, dir),
+                     0);
+    assert_int_equal(
+        tu_system(TRAIN_ARGS " --lora 2 --lora-mlp --out %s/lb.safetensors --stop-after 5", bin, dir, dir, dir, dir),
+        0);
+    assert_int_equal(tu_system("test -e %s/lb.safetensors.ckpt -a -e %s/lb.safetensors.ckpt.base", dir, dir), 0);
+    /* other LoRA options than the checkpoint's: refused, naming the checkpoint */
+    assert_int_equal(tu_system(TRAIN_ARGS " --lora 3 --out %s/lb.safetensors --resume 2> %s/lora_err.txt", bin, dir, dir,
+                               dir, dir, dir),
+                     1);
+    assert_int_equal(tu_system("grep -q 'lb.safetensors.ckpt' %s/lora_err.txt", dir), 0);
+    assert_int_equal(
+        tu_system(TRAIN_ARGS " --lora 2 --lora-mlp --out %s/lb.safetensors --resume", bin, dir, dir, dir, dir), 0);
+    assert_int_equal(tu_system("cmp -s %s/la.safetensors %s/lb.safetensors", dir, dir), 0);
+    assert_int_equal(tu_system("cmp -s %s/a.safetensors %s/la.safetensors", dir, dir), 1); /* LoRA trained otherwise */
 }
 
 static void test_bad_input(void **state) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
+#include "models/llama_lora.h"
 #include "models/llm_train.h"
 #include "testutil.h"
 
@@ -136,6 +137,90 @@ static void test_resume_is_exact(void **state) {
     dr_llama_free(&straight);
 }
 
+/* A LoRA run (adapters on attention and MLP, embedding and head trained) interrupted after
+ * step 5 and resumed from its checkpoint ends bit-identical to the straight run: the
+ * merged model, the adapters and their moments. The base file beside the checkpoint holds
+ * the pretrained matrices, and mismatched LoRA options are refused. */
+static void test_lora_resume_is_exact(void **state) {
+    (void)state;
+    dr_llama_config c = small_config();
+    dr_err err;
+    dr_llm_data d;
+    build_data(&d, &c, 10);
+    dr_llm_train_opts o = quick_opts();
+    o.steps = 12, o.warmup = 3;
+    char dir[1024], ckpt[1200], base[1300];
+    tu_tmpdir(dir, sizeof dir, "llm-lora-train");
+    snprintf(ckpt, sizeof ckpt, "%s/lora.ckpt", dir);
+    snprintf(base, sizeof base, "%s.base", ckpt);
+    const dr_llama_lora_opts lo = {.rank = 2, .alpha = 4.0f, .mlp = true, .train_embeddings = true};
+
+    dr_llama straight, pretrained;
+    dr_llama_lora ls;
+    assert_int_equal(dr_llama_init(&straight, &c, &err), DR_OK);
+    dr_llama_init_weights(&straight, 2);
+    assert_int_equal(dr_llama_init(&pretrained, &c, &err), DR_OK);
+    memcpy(pretrained.params.data, straight.params.data, sizeof(float) * straight.params.total);
+    assert_int_equal(dr_llama_lora_init(&ls, &straight, &lo, 3, &err), DR_OK);
+    o.lora = &ls;
+    assert_int_equal(dr_llm_train(&straight, &d, NULL, &o, 0, NULL, &err), DR_OK);
+
+    dr_llama first, resumed;
+    dr_llama_lora lf, lr;
+    assert_int_equal(dr_llama_init(&first, &c, &err), DR_OK);
+    dr_llama_init_weights(&first, 2);
+    assert_int_equal(dr_llama_lora_init(&lf, &first, &lo, 3, &err), DR_OK);
+    dr_llm_train_opts part = o;
+    part.lora = &lf;
+    part.checkpoint = ckpt;
+    part.stop_step = 5;
+    assert_int_equal(dr_llm_train(&first, &d, NULL, &part, 0, NULL, &err), DR_OK);
+
+    /* the base file is the pretrained model, whatever the adapters did */
+    dr_llama b;
+    assert_int_equal(dr_llama_load(&b, base, &err), DR_OK);
+    for (int l = 0; l < c.n_layers; l++) {
+        const long n = (long)c.n_heads * c.head_dim * c.dim;
+        assert_memory_equal(b.layers[l].wq, pretrained.layers[l].wq, sizeof(float) * n);
+        assert_memory_equal(b.layers[l].w_down, pretrained.layers[l].w_down, sizeof(float) * c.dim * c.ffn_hidden);
+    }
+    dr_llama_free(&b);
+
+    /* other options than the checkpoint's are refused */
+    dr_llama_lora_opts other = lo;
+    other.rank = 3;
+    long step = -1;
+    assert_int_not_equal(dr_llama_lora_load_checkpoint(&lr, &resumed, ckpt, &other, &step, NULL, &err), DR_OK);
+    assert_non_null(strstr(err.msg, "differ"));
+
+    assert_int_equal(dr_llama_lora_load_checkpoint(&lr, &resumed, ckpt, &lo, &step, NULL, &err), DR_OK);
+    assert_int_equal(step, 5);
+    assert_memory_equal(resumed.params.data, first.params.data, sizeof(float) * first.params.total);
+    assert_memory_equal(lr.params.data, lf.params.data, sizeof(float) * lf.params.total);
+    dr_llm_train_opts rest = o;
+    rest.lora = &lr;
+    assert_int_equal(dr_llm_train(&resumed, &d, NULL, &rest, step, NULL, &err), DR_OK);
+    assert_memory_equal(resumed.params.data, straight.params.data, sizeof(float) * straight.params.total);
+    assert_memory_equal(lr.params.data, ls.params.data, sizeof(float) * ls.params.total);
+    assert_memory_equal(lr.params.m, ls.params.m, sizeof(float) * ls.params.total);
+    assert_memory_equal(lr.params.v, ls.params.v, sizeof(float) * ls.params.total);
+    /* the adapters really trained: the merged q_proj moved away from the base */
+    assert_true(memcmp(straight.layers[0].wq, pretrained.layers[0].wq,
+                       sizeof(float) * (size_t)c.n_heads * c.head_dim * c.dim) != 0);
+    /* a full-training checkpoint is not a LoRA checkpoint */
+    dr_llama_lora_free(&lr);
+    dr_llama_free(&resumed);
+    assert_int_not_equal(dr_llama_lora_load_checkpoint(&lr, &resumed, base, &lo, &step, NULL, &err), DR_OK);
+    assert_non_null(strstr(err.msg, "not a LoRA checkpoint"));
+
+    dr_llama_lora_free(&lf);
+    dr_llama_lora_free(&ls);
+    dr_llama_free(&first);
+    dr_llama_free(&pretrained);
+    dr_llama_free(&straight);
+    dr_llm_data_free(&d);
+}
+
 /* Two micro-batches of 4 draw the same examples as one batch of 8 and, with equal
  * sequence lengths, give the same averaged gradient: the models stay together. */
 static void test_accumulation(void **state) {
@@ -173,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_data),
         cmocka_unit_test(test_learns_and_generates),
         cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_lora_resume_is_exact),
         cmocka_unit_test(test_accumulation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

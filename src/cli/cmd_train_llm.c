@@ -38,7 +38,8 @@ static void usage(FILE *f) {
             "                        with the model (pass it as --tokenizer to resume or generate)\n"
             "  --lora R              train LoRA adapters of rank R on q/k/v/o (and the embedding and\n"
             "                        head in full, for the new pose rows) instead of every weight;\n"
-            "                        OUT gets the merged model; no checkpoints, no --resume\n"
+            "                        OUT gets the merged model; its checkpoints (CKPT and CKPT.base,\n"
+            "                        the frozen base) resume with --resume and the same --lora options\n"
             "  --lora-alpha X        adapter scale alpha (default: 2 R); --lora-mlp: adapt the MLP too\n"
             "training:\n"
             "  --steps N             optimizer steps (default: 2000)\n"
@@ -167,8 +168,6 @@ int dr_cmd_train_llm(int argc, char **argv) {
     if (init_hf && resume)
         return cli_usage_error(cmd, "--init-hf starts a new run; resume with --tokenizer set to its --tokenizer-out");
     if (!init_hf != !tok_out) return cli_usage_error(cmd, "--init-hf and --tokenizer-out go together");
-    if (lora_rank > 0 && (resume || o.stop_step))
-        return cli_usage_error(cmd, "--lora runs write no checkpoints: no --resume or --stop-after");
     if ((lora_alpha > 0.0 || lora_mlp) && lora_rank == 0) return cli_usage_error(cmd, "--lora-alpha/--lora-mlp need --lora R");
     o.seed = seed;
     char ckpt_buf[4096];
@@ -176,7 +175,7 @@ int dr_cmd_train_llm(int argc, char **argv) {
         snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
         ckpt = ckpt_buf;
     }
-    o.checkpoint = lora_rank > 0 ? NULL : ckpt;
+    o.checkpoint = ckpt;
 
     dr_err err = {0};
     dr_tokenizer *tok = NULL;
@@ -199,8 +198,15 @@ int dr_cmd_train_llm(int argc, char **argv) {
     cfg.pose_levels = dr_rvq_depth(rvq), cfg.pose_codebook = dr_rvq_codebook_size(rvq);
     cfg.pose_keyframes = dr_rvq_num_keyframes(rvq);
     cfg.vocab_size = cfg.n_text + DR_LLAMA_NUM_SPECIALS + cfg.pose_levels * cfg.pose_codebook;
+    const dr_llama_lora_opts lo = {.rank = (int)lora_rank,
+                                   .alpha = lora_alpha > 0.0 ? (float)lora_alpha : 2.0f * (float)lora_rank,
+                                   .mlp = lora_mlp, .train_embeddings = true};
     if (resume) {
-        if (dr_llm_load_checkpoint(&m, ckpt, &start_step, &err)) goto fail;
+        /* a LoRA run resumes from its own checkpoint (the base model beside it) */
+        if (lora_rank > 0 ? dr_llama_lora_load_checkpoint(&lora, &m, ckpt, &lo, &start_step, NULL, &err)
+                          : dr_llm_load_checkpoint(&m, ckpt, &start_step, &err))
+            goto fail;
+        if (lora_rank > 0) o.lora = &lora;
         const dr_llama_config *r = &m.cfg;
         if (r->n_text != cfg.n_text || r->pose_levels != cfg.pose_levels || r->pose_codebook != cfg.pose_codebook ||
             r->pose_keyframes != cfg.pose_keyframes) {
@@ -227,9 +233,7 @@ int dr_cmd_train_llm(int argc, char **argv) {
         if (dr_llama_init(&m, &cfg, &err)) goto fail;
         dr_llama_init_weights(&m, seed);
     }
-    if (lora_rank > 0) {
-        dr_llama_lora_opts lo = {.rank = (int)lora_rank, .alpha = lora_alpha > 0.0 ? (float)lora_alpha : 2.0f * lora_rank,
-                                 .mlp = lora_mlp, .train_embeddings = true};
+    if (lora_rank > 0 && !resume) {
         if (dr_llama_lora_init(&lora, &m, &lo, seed, &err)) goto fail;
         o.lora = &lora;
     }

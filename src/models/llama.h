@@ -160,13 +160,22 @@ typedef struct dr_llama_session {
     int chunk;               /* most tokens per row handled by one forward call */
     float *k_cache, *v_cache; /* [L][batch][max_len][Hkv * head_dim] */
     float *x, *xn, *q, *k, *v, *atty, *tmp, *gate, *up, *h, *att, *last, *logits, *rstd;
+    float *rope; /* [max_len][head_dim]: cos (first half) and sin (second) of each position */
     int *ids; /* one chunk's token ids */
     float *base;
+    uint16_t *w16; /* bf16 copy of the parameters for decoding, or NULL (fp32) */
 } dr_llama_session;
 
-/* max_len <= cfg.max_seq_len. */
+/* max_len <= cfg.max_seq_len.
+ * Decoding steps (T = 1) run the matrix-vector kernels of core/gemv.h on the calling
+ * thread; prefill (T > 1) runs GEMMs on the thread pool. */
 int dr_llama_session_init(dr_llama_session *s, const dr_llama *m, int batch, int max_len, dr_err *err);
 void dr_llama_session_free(dr_llama_session *s);
+/* Opt-in: decoding steps read a bfloat16 copy of the weights (made here, owned by the
+ * session: half the bytes per token) and still compute in fp32. Logits then differ from
+ * the fp32 model's by the weights' rounding (~3 significant digits), so greedy tokens may
+ * differ; prefill stays fp32. The default (fp32) is what the interop tests compare. */
+int dr_llama_session_use_bf16(dr_llama_session *s, dr_err *err);
 void dr_llama_session_reset(dr_llama_session *s);
 /* Append T tokens to every row (tokens [batch, T], row-major) at positions len..len+T-1
  * and return the logits of the last one, [batch, V] (owned by the session, valid until

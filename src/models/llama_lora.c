@@ -202,3 +202,129 @@ int dr_llama_lora_step(dr_llama_lora *l, float lr, int step, const dr_adamw_conf
     dr_llama_lora_apply(l);
     return DR_OK;
 }
+
+/* ---- checkpoints ----
+ * The trained state of a LoRA run is small (adapters, and the embedding and head when
+ * they train, with their AdamW moments); the frozen base is large and does not change.
+ * They go to two files: `path` holds the trained state and the step (kind
+ * "llm-lora-checkpoint", via dr_params_save_checkpoint on a params set that gathers the
+ * trained tensors), `path`.base the base model with the pretrained W0 in the adapted
+ * matrices (kind "llm": it loads as a plain DirectorLLM). */
+
+static const char *const CKPT_KIND = "llm-lora-checkpoint";
+
+/* The trained tensors as one params set (names as in the adapter file plus the model's
+ * embedding / head names); allocated with optimizer state, values not filled. */
+static int trained_set(const dr_llama_lora *l, dr_params *t, dr_err *err) {
+    const dr_llama_config *c = &l->m->cfg;
+    dr_params_init(t);
+    int rc = 0;
+    for (int i = 0; i < l->params.count && rc >= 0; i++) {
+        const dr_param *p = &l->params.items[i];
+        rc = dr_params_add2(t, p->name, p->no_decay, p->shape[0], p->shape[1]);
+    }
+    if (rc >= 0 && l->opts.train_embeddings) {
+        rc = dr_params_add2(t, "model.embed_tokens.weight", false, c->vocab_size, c->dim);
+        if (rc >= 0 && !c->tied_embeddings) rc = dr_params_add2(t, "lm_head.weight", false, c->vocab_size, c->dim);
+    }
+    if (rc < 0 || dr_params_alloc(t) || dr_params_alloc_optim(t)) {
+        dr_params_free(t);
+        return dr_err_set(err, DR_ENOMEM, "lora checkpoint: out of memory");
+    }
+    return DR_OK;
+}
+
+/* Copy between the trained set and where the values live (to_set: gather, else scatter).
+ * Offsets: the adapters first, in l->params' order, then the embedding, then the head. */
+static void trained_copy(dr_llama_lora *l, dr_params *t, bool to_set) {
+    dr_llama *m = l->m;
+    const size_t table = (size_t)m->cfg.vocab_size * m->cfg.dim, n = l->params.total;
+    float *mine[3][3] = {{l->params.data, l->params.m, l->params.v},
+                         {m->embed, l->embed_m, l->embed_v},
+                         {m->lm_head, l->head_m, l->head_v}};
+    float *theirs[3] = {t->data, t->m, t->v};
+    const size_t off[3] = {0, n, n + table}, len[3] = {n, table, table};
+    const int parts = !l->opts.train_embeddings ? 1 : m->cfg.tied_embeddings ? 2 : 3;
+    for (int part = 0; part < parts; part++)
+        for (int k = 0; k < 3; k++) {
+            float *a = mine[part][k], *b = theirs[k] + off[part];
+            if (to_set) memcpy(b, a, sizeof(float) * len[part]);
+            else memcpy(a, b, sizeof(float) * len[part]);
+        }
+}
+
+static char *ckpt_config_json(const dr_llama_lora *l) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "rank", l->opts.rank);
+    cJSON_AddNumberToObject(o, "alpha", l->opts.alpha);
+    cJSON_AddBoolToObject(o, "mlp", l->opts.mlp);
+    cJSON_AddBoolToObject(o, "train_embeddings", l->opts.train_embeddings);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+int dr_llama_lora_save_checkpoint(dr_llama_lora *l, const char *path, long step, const char *state_json,
+                                  dr_err *err) {
+    if (!l->params.m && dr_params_alloc_optim(&l->params)) /* a checkpoint before the first step */
+        return dr_err_set(err, DR_ENOMEM, "lora checkpoint: out of memory");
+    char base[4096];
+    if (snprintf(base, sizeof base, "%s.base", path) >= (int)sizeof base)
+        return dr_err_set(err, DR_ERANGE, "%s: path too long", path);
+    /* the base file: W0 back into the adapted matrices for the save, then W0 + s B A again
+     * (apply recomputes it from the same values: the same bits as before) */
+    for (int i = 0; i < l->n_targets; i++)
+        memcpy(l->targets[i].w, l->targets[i].w0, sizeof(float) * (size_t)l->targets[i].out * l->targets[i].in);
+    int rc = dr_llama_save(l->m, base, err);
+    dr_llama_lora_apply(l);
+    if (rc) return rc;
+    dr_params t;
+    if ((rc = trained_set(l, &t, err)) != DR_OK) return rc;
+    trained_copy(l, &t, true);
+    char *config = ckpt_config_json(l);
+    rc = config ? dr_params_save_checkpoint(&t, path, CKPT_KIND, config, step, state_json ? state_json : "{}", err)
+                : dr_err_set(err, DR_ENOMEM, "lora checkpoint: out of memory");
+    free(config);
+    dr_params_free(&t);
+    return rc;
+}
+
+int dr_llama_lora_load_checkpoint(dr_llama_lora *l, dr_llama *m, const char *path, const dr_llama_lora_opts *opts,
+                                  long *step, char **state_json, dr_err *err) {
+    memset(l, 0, sizeof *l);
+    memset(m, 0, sizeof *m);
+    if (state_json) *state_json = NULL;
+    char base[4096], *kind = NULL, *json = NULL;
+    if (snprintf(base, sizeof base, "%s.base", path) >= (int)sizeof base)
+        return dr_err_set(err, DR_ERANGE, "%s: path too long", path);
+    int rc = dr_model_file_info(path, &kind, &json, err);
+    if (rc) return rc;
+    if (!kind || strcmp(kind, CKPT_KIND))
+        rc = dr_err_set(err, DR_EFORMAT, "%s: not a LoRA checkpoint (kind \"%s\")", path, kind ? kind : "");
+    free(kind);
+    /* the run's options must be the checkpoint's */
+    if (!rc && (rc = dr_llama_load(m, base, err)) == DR_OK && (rc = dr_llama_lora_init(l, m, opts, 0, err)) == DR_OK) {
+        char *want = ckpt_config_json(l);
+        if (!want || !json || strcmp(want, json))
+            rc = dr_err_set(err, DR_EFORMAT, "%s: LoRA options %s differ from this run's %s", path, json ? json : "?",
+                            want ? want : "?");
+        free(want);
+    }
+    free(json);
+    dr_params t;
+    memset(&t, 0, sizeof t);
+    if (!rc && (rc = trained_set(l, &t, err)) == DR_OK &&
+        (rc = dr_params_load_checkpoint(&t, path, step, state_json, err)) == DR_OK &&
+        (rc = dr_params_alloc_optim(&l->params) ? dr_err_set(err, DR_ENOMEM, "lora checkpoint: out of memory") : DR_OK) ==
+            DR_OK) {
+        trained_copy(l, &t, false);
+        dr_llama_lora_apply(l);
+    }
+    dr_params_free(&t);
+    if (rc) {
+        dr_llama_lora_free(l);
+        dr_llama_free(m);
+    }
+    return rc;
+}

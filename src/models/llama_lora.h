@@ -82,4 +82,16 @@ int dr_llama_lora_step(dr_llama_lora *l, float lr, int step, const dr_adamw_conf
 int dr_llama_lora_save(const dr_llama_lora *l, const char *path, dr_err *err);
 int dr_llama_lora_load(dr_llama_lora *l, const char *path, dr_err *err);
 
+/* Checkpoint of a LoRA run for --resume, bit-exact like full training's: `path` (kind
+ * "llm-lora-checkpoint") holds the adapters, the embedding and head when they train, all
+ * their AdamW moments, the step and train_state_json; `path`.base holds the frozen base
+ * model (kind "llm", the pretrained values in the adapted matrices). */
+int dr_llama_lora_save_checkpoint(dr_llama_lora *l, const char *path, long step, const char *state_json,
+                                  dr_err *err);
+/* Rebuild m from `path`.base and attach l with opts (which must equal the checkpoint's),
+ * then restore the trained values and moments and apply them; *step gets the step and
+ * *state_json (may be NULL; malloc'd) the train state. On failure both are left empty. */
+int dr_llama_lora_load_checkpoint(dr_llama_lora *l, dr_llama *m, const char *path, const dr_llama_lora_opts *opts,
+                                  long *step, char **state_json, dr_err *err);
+
 #endif

@@ -168,8 +168,9 @@ static int save_checkpoint(const dr_llama *m, const dr_llm_train_opts *o, long s
     char state[256];
     snprintf(state, sizeof state, "{\"seed\": %llu, \"batch\": %d, \"accum\": %d, \"steps\": %ld}",
              (unsigned long long)o->seed, o->batch, o->accum, o->steps);
-    int rc = config ? dr_params_save_checkpoint(&m->params, o->checkpoint, "llm", config, step, state, err)
-                    : dr_err_set(err, DR_ENOMEM, "llm train: out of memory");
+    int rc = !config  ? dr_err_set(err, DR_ENOMEM, "llm train: out of memory")
+             : o->lora ? dr_llama_lora_save_checkpoint(o->lora, o->checkpoint, step, state, err)
+                       : dr_params_save_checkpoint(&m->params, o->checkpoint, "llm", config, step, state, err);
     free(config);
     return rc;
 }
@@ -180,8 +181,6 @@ int dr_llm_train(dr_llama *m, const dr_llm_data *train, const dr_llm_data *val, 
     if (!train || train->count == 0) return dr_err_set(err, DR_EINVAL, "llm train: no training examples");
     if (o->batch <= 0 || o->accum <= 0 || o->steps <= 0 || start_step < 0 || !(o->lr > 0.0f))
         return dr_err_set(err, DR_EINVAL, "llm train: batch, accum, steps and lr must be positive");
-    if (o->lora && (o->checkpoint || start_step != 0))
-        return dr_err_set(err, DR_EINVAL, "llm train: LoRA runs neither write checkpoints nor resume");
     if (dr_params_alloc_grad(&m->params) || (!o->lora && dr_params_alloc_optim(&m->params)))
         return dr_err_set(err, DR_ENOMEM, "llm train: out of memory for gradients and optimizer state");
     if (o->lora) dr_llama_lora_apply(o->lora);

@@ -58,7 +58,10 @@ typedef struct dr_llm_train_opts {
     struct dr_llama_lora *lora; /* NULL: train every parameter. Else LoRA (models/llama_lora.h):
                                    only the adapters attached to the model (and, per their
                                    options, the embedding and head) train, the base has no
-                                   optimizer state; no checkpoint is written (no resume) */
+                                   optimizer state; checkpoints are LoRA checkpoints
+                                   (dr_llama_lora_save_checkpoint: `checkpoint` and
+                                   `checkpoint`.base), resumed with
+                                   dr_llama_lora_load_checkpoint */
 } dr_llm_train_opts;
 
 dr_llm_train_opts dr_llm_train_default_opts(void);
@@ -81,7 +84,8 @@ int dr_llm_evaluate(dr_llama *m, const dr_llm_data *data, int batch, int max_bat
 int dr_llm_train(dr_llama *m, const dr_llm_data *train, const dr_llm_data *val, const dr_llm_train_opts *opts,
                  long start_step, dr_llm_eval *final, dr_err *err);
 
-/* Rebuild a model and its optimizer state from a checkpoint; *step gets its step. */
+/* Rebuild a model and its optimizer state from a (full-training) checkpoint; *step gets
+ * its step. */
 int dr_llm_load_checkpoint(dr_llama *m, const char *path, long *step, dr_err *err);
 
 /* ---- tokenizer glue (shared by training and generation) ---- */

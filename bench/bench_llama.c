@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
 
     /* ---- greedy decoding: batch 1 (the peer's figure), then 8 sequences in lockstep
      * (n samples of one prompt), which read every weight once for 8 tokens ---- */
-    dr_llama_sampling greedy = {0.0f, 0, 1.0f};
+    dr_llama_sampling greedy = {0.0f, 0, 1.0f, false};
     float *work = malloc(sizeof(float) * 2 * c.vocab_size);
     const int batches[2] = {1, 8};
     for (int bi = 0; bi < 2; bi++) {

@@ -152,7 +152,7 @@ static double llm_step_flops(const dr_llama_config *c, int B, int T) {
 
 /* n greedy steps from token 1 on a reset session; timed into d when `record`. */
 static int llm_decode(dr_llama_session *sess, int n, int *last, float *work, timer *d, bool record, dr_err *err) {
-    const dr_llama_sampling greedy = {0.0f, 0, 1.0f};
+    const dr_llama_sampling greedy = {0.0f, 0, 1.0f, false};
     const int V = sess->m->cfg.vocab_size;
     dr_llama_session_reset(sess);
     const float *logits;

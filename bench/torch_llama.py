@@ -132,22 +132,28 @@ def main():
     if "--no-decode" in sys.argv:
         return
 
-    # greedy decoding, batch 1, KV cache, from token 1 (as bench_models)
-    n = c["decode"]
-    hkv, hd = c["kv_heads"], c["head_dim"]
-    caches = [(torch.zeros(1, hkv, n, hd), torch.zeros(1, hkv, n, hd)) for _ in range(c["layers"])]
-    dwall, dcpu = [], []
-    with torch.inference_mode():
-        for rep in range(4):
-            tok = torch.tensor([[1]])
-            w, p = time.perf_counter(), time.process_time()
-            for pos in range(n):
-                logits = m(tok, pos, caches)
-                tok = logits[:, -1].argmax(-1, keepdim=True)
-            if rep > 0:
-                dwall.append(time.perf_counter() - w)
-                dcpu.append(time.process_time() - p)
-    tc.report("llm.decode", dwall, dcpu)
+    # greedy decoding, batch 1, KV cache, from token 1 (as bench_models); in fp32, then with
+    # the whole model in bf16 (PyTorch's counterpart of director's opt-in bf16 weights)
+    def decode(model, dtype, key):
+        n = c["decode"]
+        hkv, hd = c["kv_heads"], c["head_dim"]
+        caches = [(torch.zeros(1, hkv, n, hd, dtype=dtype), torch.zeros(1, hkv, n, hd, dtype=dtype))
+                  for _ in range(c["layers"])]
+        dwall, dcpu = [], []
+        with torch.inference_mode():
+            for rep in range(4):
+                tok = torch.tensor([[1]])
+                w, p = time.perf_counter(), time.process_time()
+                for pos in range(n):
+                    logits = model(tok, pos, caches)
+                    tok = logits[:, -1].argmax(-1, keepdim=True)
+                if rep > 0:
+                    dwall.append(time.perf_counter() - w)
+                    dcpu.append(time.process_time() - p)
+        tc.report(key, dwall, dcpu)
+
+    decode(m, torch.float32, "llm.decode")
+    decode(m.to(torch.bfloat16), torch.bfloat16, "llm.decode_bf16")
 
 
 if __name__ == "__main__":

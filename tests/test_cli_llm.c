@@ -81,6 +81,11 @@ static void test_train_generate_resume(void **state) {
                                "%s/tok.json --samples 2 --seed 7 --top-k 8 > %s/gen2.txt",
                                bin, dir, dir, dir),
                      0);
+    /* --bf16 decodes too (its tokens may differ from fp32's, so only the format is checked) */
+    assert_int_equal(tu_system("%s llm generate \"A man walks slowly.\" --model %s/a.safetensors --tokenizer "
+                               "%s/tok.json --bf16 --greedy | grep -q '\"keyframes\": \\[\\['",
+                               bin, dir, dir),
+                     0);
     snprintf(path, sizeof path, "%s/gen1.txt", dir);
     char *g1 = read_all(path);
     snprintf(path, sizeof path, "%s/gen2.txt", dir);

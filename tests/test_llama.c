@@ -251,10 +251,10 @@ static void test_sampler(void **state) {
     float logits[8] = {0.1f, 2.0f, -1.0f, 1.9f, 0.5f, 2.0f, -3.0f, 1.0f}, work[16];
     dr_rng rng;
     dr_rng_seed(&rng, 1);
-    dr_llama_sampling greedy = {0.0f, 0, 1.0f};
+    dr_llama_sampling greedy = {0.0f, 0, 1.0f, false};
     assert_int_equal(dr_llama_sample(logits, 0, 8, &greedy, &rng, work), 1); /* ties go to the lowest id */
     assert_int_equal(dr_llama_sample(logits, 2, 5, &greedy, &rng, work), 3); /* within the range only */
-    dr_llama_sampling top1 = {5.0f, 1, 1.0f}, top3 = {1.0f, 3, 1.0f}, nucleus = {1.0f, 0, 0.3f}, plain = {1.0f, 0, 1.0f};
+    dr_llama_sampling top1 = {5.0f, 1, 1.0f, false}, top3 = {1.0f, 3, 1.0f, false}, nucleus = {1.0f, 0, 0.3f, false}, plain = {1.0f, 0, 1.0f, false};
     int counts[8] = {0};
     for (int i = 0; i < 4000; i++) {
         int a = dr_llama_sample(logits, 0, 8, &top1, &rng, work);
@@ -305,7 +305,7 @@ static void test_constrained_decoding(void **state) {
     const int slots = dr_llama_pose_slots(&c), S = 3;
     int prompt[4] = {3, 14, 15, 9};
     int *codes = malloc(sizeof(int) * S * slots), *again = malloc(sizeof(int) * S * slots);
-    dr_llama_sampling settings[3] = {{1.0f, 0, 1.0f}, {0.8f, 40, 0.95f}, {1.5f, 0, 0.5f}};
+    dr_llama_sampling settings[3] = {{1.0f, 0, 1.0f, false}, {0.8f, 40, 0.95f, false}, {1.5f, 0, 0.5f, false}};
     /* random weights and seeds: every sample is exactly `slots` codes of the codebook */
     for (int seed = 0; seed < 12; seed++) {
         randomize(&m, 100 + (uint64_t)seed, 0.5f);
@@ -323,7 +323,7 @@ static void test_constrained_decoding(void **state) {
     /* greedy: every slot is the argmax, within its level's codes, of a full forward
      * over the generated sequence */
     randomize(&m, 7, 0.5f);
-    dr_llama_sampling greedy = {0.0f, 0, 1.0f};
+    dr_llama_sampling greedy = {0.0f, 0, 1.0f, false};
     assert_int_equal(dr_llama_generate_pose(&m, prompt, 4, 2, &greedy, 1, codes, &err), DR_OK);
     assert_memory_equal(codes, codes + slots, sizeof(int) * slots); /* greedy ignores the seed */
     int tokens[200];
@@ -340,8 +340,18 @@ static void test_constrained_decoding(void **state) {
         assert_int_equal(dr_llama_sample(logits + (long)pos * c.vocab_size, lo, hi, &greedy, &rng, work) - lo,
                          codes[i]);
     }
+    /* bf16 weights (their logits are checked against fp32 above): still
+     * exactly `slots` valid codes, and greedy is deterministic */
+    dr_llama_sampling greedy16 = {0.0f, 0, 1.0f, true};
+    assert_int_equal(dr_llama_generate_pose(&m, prompt, 4, 1, &greedy16, 1, again, &err), DR_OK);
+    for (int i = 0; i < slots; i++) assert_true(again[i] >= 0 && again[i] < c.pose_codebook);
+    int *again16 = malloc(sizeof(int) * slots);
+    assert_non_null(again16);
+    assert_int_equal(dr_llama_generate_pose(&m, prompt, 4, 1, &greedy16, 5, again16, &err), DR_OK);
+    assert_memory_equal(again, again16, sizeof(int) * slots);
+    free(again16);
     /* bad requests fail cleanly */
-    dr_llama_sampling bad = {-1.0f, 0, 1.0f};
+    dr_llama_sampling bad = {-1.0f, 0, 1.0f, false};
     assert_int_equal(dr_llama_generate_pose(&m, prompt, 4, 1, &bad, 1, codes, &err), DR_EINVAL);
     int long_prompt[100] = {0};
     assert_int_equal(dr_llama_generate_pose(&m, long_prompt, 100, 1, &greedy, 1, codes, &err), DR_ERANGE);

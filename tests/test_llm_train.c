@@ -84,7 +84,7 @@ static void test_learns_and_generates(void **state) {
     for (int e = 0; e < 12; e++) {
         int prompt[2], codes[6], got[6];
         example(e, prompt, codes);
-        dr_llama_sampling greedy = {0.0f, 0, 1.0f};
+        dr_llama_sampling greedy = {0.0f, 0, 1.0f, false};
         assert_int_equal(dr_llama_generate_pose(&m, prompt, 2, 1, &greedy, 0, got, &err), DR_OK);
         right += !memcmp(codes, got, sizeof codes);
     }

@@ -849,6 +849,10 @@ int dr_llama_generate_pose(const dr_llama *m, const int *prompt, int n_prompt, i
     dr_llama_session s;
     int rc = dr_llama_session_init(&s, m, n_samples, len, err);
     if (rc) return rc;
+    if (sp->bf16_weights && (rc = dr_llama_session_use_bf16(&s, err))) {
+        dr_llama_session_free(&s);
+        return rc;
+    }
     int *feed = malloc(sizeof(int) * (size_t)n_samples * prefix);
     dr_rng *rngs = malloc(sizeof(dr_rng) * (size_t)n_samples);
     float *work = malloc(sizeof(float) * 2 * (size_t)c->pose_codebook);

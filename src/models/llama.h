@@ -191,6 +191,8 @@ typedef struct dr_llama_sampling {
     float temperature;
     int top_k;
     float top_p;
+    bool bf16_weights; /* generation decodes from a bfloat16 copy of the weights
+                          (dr_llama_session_use_bf16): faster, greedy tokens may differ */
 } dr_llama_sampling;
 
 /* Sample one token among ids [lo, hi) of logits. `work` holds 2 * (hi - lo) floats. */

@@ -77,6 +77,7 @@ void director_options_default(director_options *o) {
     o->renderer = DIRECTOR_RENDER_PREVIEW;
     o->threads = 0;
     o->quiet = 0;
+    o->bf16 = 0;
 }
 
 /* ---- loading ---------------------------------------------------------------- */
@@ -248,7 +249,8 @@ static int generate(director_pipeline *p, const char *prompt_text, const directo
     dr_progress prog;
     dr_progress_begin(&prog, "generate", 0, 3L * o->samples, o->quiet);
     double t0 = dr_now();
-    dr_llama_sampling sp = {.temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p};
+    dr_llama_sampling sp = {.temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p,
+                            .bf16_weights = o->bf16 != 0};
     if ((rc = dr_llama_generate_pose(&p->llm, ids, n_ids, o->samples, &sp, o->seed, codes, err))) goto stage_done;
     double t_llm = (dr_now() - t0) / o->samples;
     dr_progress_update(&prog, o->samples, "LLM pose tokens");
@@ -560,6 +562,7 @@ static int write_plan(const director_pipeline *p, const director_result *r, cons
     cJSON_AddNumberToObject(st, "temperature", o->temperature);
     cJSON_AddNumberToObject(st, "top_p", o->top_p);
     cJSON_AddNumberToObject(st, "top_k", o->top_k);
+    cJSON_AddStringToObject(st, "llm_weights", o->bf16 ? "bf16" : "fp32"); /* settings that change tokens */
     cJSON_AddNumberToObject(st, "steps", o->steps);
     cJSON_AddNumberToObject(st, "guidance", o->guidance);
     cJSON_AddNumberToObject(st, "frames", o->frames);

@@ -101,7 +101,11 @@ static void usage_train_interp(FILE *f) {
             "  --seed N         seed of initialisation, batches, noise and condition drops (default 1)\n"
             "  --dim N --layers N --heads N --mlp N   sizes (128, 4, 4, 384)\n"
             "  --val-every N    validate and checkpoint every N steps (default 250)\n"
-            "  --smooth-targets S  low-pass the training clips (Gaussian sigma S frames) first\n"
+            "  --smooth-targets S  low-pass the training targets (Gaussian sigma S frames; the key\n"
+            "                   frames stay raw)\n"
+            "  --guide linear|spline  the guide the network corrects (default spline, Catmull-Rom)\n"
+            "  --no-spectral    scalar (white-prior) skip path instead of the spectral one\n"
+            "  --out-smooth S   Gaussian low-pass (sigma S frames) of the network output (default 1; 0 = off)\n"
             "  --resume         continue from the checkpoint if there is one\n"
             "  --quiet          no progress lines\n");
 }
@@ -121,7 +125,15 @@ int dr_cmd_train_interp(int argc, char **argv) {
         } else if (!strcmp(a, "--resume")) o.resume = true;
         else if (!strcmp(a, "--quiet")) o.quiet = true;
         else if (!strcmp(a, "--no-text")) o.no_text = true;
+        else if (!strcmp(a, "--no-spectral")) o.spectral_skip = 0;
         else if (!v) return cli_usage_error(cmd, "%s needs a value", a);
+        else if (!strcmp(a, "--guide")) {
+            const char *g = argv[++i];
+            if (!strcmp(g, "linear")) o.guide = DR_INTERP_GUIDE_LINEAR;
+            else if (!strcmp(g, "spline")) o.guide = DR_INTERP_GUIDE_SPLINE;
+            else return cli_usage_error(cmd, "--guide must be linear or spline, not '%s'", g);
+        }
+        else if (!strcmp(a, "--out-smooth")) { if (!cli_parse_float(cmd, a, argv[++i], 0, 25, &x)) return CLI_EXIT_USAGE; o.out_smooth = (float)x; }
         else if (!strcmp(a, "--data")) o.data_dir = argv[++i];
         else if (!strcmp(a, "--tokenizer")) o.tokenizer_path = argv[++i];
         else if (!strcmp(a, "--textenc")) o.textenc_path = argv[++i];
@@ -200,31 +212,6 @@ static void smooth_truth(const dr_pose *truth, dr_pose *out, int F) {
             }
             out[f].kp[j].x = sx / sw;
             out[f].kp[j].y = sy / sw;
-        }
-}
-
-/* A second classical baseline for the table: Catmull-Rom splines through the key frames
- * (uniform, end tangents by reflection), on top of the linear result for presence and gaps. */
-static void catmull_rom(const dr_pose *kf, const int *idx, int K, int F, dr_pose *out) {
-    for (int k = 0; k + 1 < K; k++)
-        for (int f = idx[k]; f <= idx[k + 1] && f < F; f++) {
-            float u = (float)(f - idx[k]) / (float)(idx[k + 1] - idx[k]);
-            for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
-                const dr_keypoint *p1 = &kf[k].kp[j], *p2 = &kf[k + 1].kp[j];
-                if (p1->c <= 0 || p2->c <= 0 || out[f].kp[j].c <= 0) continue;
-                const dr_keypoint *p0 = k > 0 && kf[k - 1].kp[j].c > 0 ? &kf[k - 1].kp[j] : NULL;
-                const dr_keypoint *p3 = k + 2 < K && kf[k + 2].kp[j].c > 0 ? &kf[k + 2].kp[j] : NULL;
-                float c1[2] = {p1->x, p1->y}, c2[2] = {p2->x, p2->y}, c0[2], c3[2], r[2];
-                c0[0] = p0 ? p0->x : 2 * p1->x - p2->x;
-                c0[1] = p0 ? p0->y : 2 * p1->y - p2->y;
-                c3[0] = p3 ? p3->x : 2 * p2->x - p1->x;
-                c3[1] = p3 ? p3->y : 2 * p2->y - p1->y;
-                for (int d = 0; d < 2; d++)
-                    r[d] = 0.5f * (2 * c1[d] + (-c0[d] + c2[d]) * u + (2 * c0[d] - 5 * c1[d] + 4 * c2[d] - c3[d]) * u * u +
-                                   (-c0[d] + 3 * c1[d] - 3 * c2[d] + c3[d]) * u * u * u);
-                out[f].kp[j].x = r[0];
-                out[f].kp[j].y = r[1];
-            }
         }
 }
 
@@ -334,7 +321,7 @@ static int cmd_interp_eval(int argc, char **argv) {
         if (dr_interp_linear(kf, K, idx, F, ds.width, ds.height, out, &err)) goto fail;
         dr_motion_metrics_add(&m_lin, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_lin, out, smooth, F, idx, K);
-        catmull_rom(kf, idx, K, F, out);
+        if (dr_interp_catmull_rom(kf, K, idx, F, ds.width, ds.height, out, &err)) goto fail;
         dr_motion_metrics_add(&m_cr, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_cr, out, smooth, F, idx, K);
         dr_textenc *te = im.has_te ? &im.te : NULL;

@@ -49,7 +49,11 @@ typedef struct dr_interp_train_opts {
     int val_every, ckpt_every;
     float subject_prob;
     float smooth_targets; /* > 0: low-pass the training clips over time with this Gaussian sigma
-                             (frames) before they become x0 and key frames: no jitter to learn */
+                             (frames) before they become x0 (the key frames stay the raw frames,
+                             as at test time): no jitter to learn */
+    int guide, spectral_skip; /* dr_interp_config's choices (defaults: the config's) */
+    float out_smooth;
+
 } dr_interp_train_opts;
 
 void dr_interp_train_defaults(dr_interp_train_opts *o);

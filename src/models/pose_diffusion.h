@@ -60,7 +60,27 @@ typedef struct dr_interp_config {
      * (key frames given) or 0 with std sigma_free (dropped). 0 = off (files from before it). */
     float sigma_guided, sigma_free;
     float p_drop_kf, p_drop_text; /* classifier-free guidance drop probabilities */
+    /* The guide the network corrects: DR_INTERP_GUIDE_LINEAR (files from before the choice) or
+     * DR_INTERP_GUIDE_SPLINE (Catmull-Rom through the key frames, which alone beats linear
+     * interpolation on dynamics; an untrained network then degrades to the spline). */
+    int guide;
+    /* Spectral skip path: with key frames given, the skip path is the least-squares estimate
+     * of x0 under a Gaussian prior on x0 - guide that is stationary over time, diagonal in the
+     * orthonormal DCT-II basis with the per-frequency variance of the tensor "prior_spec" [F]
+     * (measured on the training data before training, never trained). A white prior (the
+     * scalar sigma_guided) lets the skip path pass the high-frequency noise of x_t straight
+     * into the x0 estimate, which the network must then learn to cancel; the measured
+     * spectrum falls by orders of magnitude above the key-frame rate, so the spectral skip
+     * low-passes x_t as much as the data warrant. 0 = scalar skip (older files). */
+    int spectral_skip;
+    /* > 0: the network's per-frame output is low-passed over time by a fixed Gaussian of this
+     * sigma (frames; zero-padded, symmetric) before the skip path is added, so the learned
+     * correction cannot carry frame-to-frame noise. 0 = off (older files). */
+    float out_smooth;
 } dr_interp_config;
+
+#define DR_INTERP_GUIDE_LINEAR 0
+#define DR_INTERP_GUIDE_SPLINE 1
 
 /* Condition of a batch. Every pointer is per batch item. */
 typedef struct dr_interp_cond {
@@ -94,6 +114,8 @@ typedef struct dr_interp_acts {
     /* backward scratch */
     float *d_res, *d_a, *d_b, *d_q, *d_k, *d_v, *d_big, *d_ctx, *d_ca, *d_ck, *d_cv, *d_ss, *d_st, *d_t;
     float *attn_scratch;
+    float *out_raw, *d_out;     /* [N, 36] network output before the output low-pass, its gradient */
+    float *skip_tmp;            /* [B, 2, F, 36] spectral skip scratch */
 } dr_interp_acts;
 
 typedef struct dr_interp {
@@ -101,6 +123,7 @@ typedef struct dr_interp {
     dr_params params;
     dr_interp_acts acts;
     float *alpha_bar;            /* [T] cumulative products of the cosine schedule */
+    float *dct;                  /* [F, F] orthonormal DCT-II (row k = frequency k), spectral skip only */
 } dr_interp;
 
 dr_interp_config dr_interp_default_config(int text_dim, int text_len);
@@ -120,6 +143,18 @@ int dr_interp_load(dr_interp *m, const char *path, dr_err *err);
  * holds the other side's value; frames before the first / after the last key frame hold it. */
 void dr_interp_guide(const float *kf_pose, const float *kf_mask, const int *kf_index, int K, int F,
                      float *frame_cond, float *kf_feat, float *lerp, float *presence);
+
+/* Catmull-Rom splines through the key frames, written over pose [F, stride] (its first 36
+ * numbers a frame): uniform in each gap, end tangents by reflection, a missing neighbour key
+ * frame treated like a missing end. Coordinates whose keypoint is missing on either side of
+ * their gap are left as they are (the linear guide's hold rule). */
+void dr_interp_spline(const float *kf_pose, const float *kf_mask, const int *kf_index, int K, int F, float *pose,
+                      int stride);
+
+/* The model's condition of one clip: dr_interp_guide, with the guide's pose replaced by the
+ * spline when cfg->guide says so. */
+void dr_interp_condition(const dr_interp_config *cfg, const float *kf_pose, const float *kf_mask, const int *kf_index,
+                         float *frame_cond, float *kf_feat, float *presence);
 
 /* Denoiser forward: x_t [B, F, 36] at timesteps t [B] -> predicted x0 [B, F, 36]. */
 int dr_interp_forward(dr_interp *m, const float *x_t, const float *t, const dr_interp_cond *cond, int B,
@@ -176,5 +211,9 @@ int dr_interp_run_prompt(dr_interp *m, dr_textenc *te, const struct dr_tokenizer
 /* The ablation: linear interpolation between the key frames (same presence rule). */
 int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
                      int height, dr_pose *out, dr_err *err);
+/* The classical baseline: Catmull-Rom splines through the key frames (dr_interp_spline; same
+ * presence rule). */
+int dr_interp_catmull_rom(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
+                          int height, dr_pose *out, dr_err *err);
 
 #endif

@@ -566,6 +566,31 @@ static void measure_prior_spectrum(const text_split *tr, dr_interp *m, float smo
     free(r);
 }
 
+/* Validation: 4 fixed batches of val clips with fixed timesteps and noise, nothing dropped:
+ * comparable from one validation to the next (and with step 0, the untrained model = the
+ * guide plus the skip path). */
+static int interp_validate(dr_interp *m, const text_split *va, dr_textenc *te, const dr_interp_train_opts *o,
+                           interp_batch *bt, int *clips, float *scratch, float *smooth_tmp, float *val, float *val_mse,
+                           dr_err *err) {
+    const int B = o->batch, Lt = m->cfg.text_len;
+    double vl = 0, vm = 0;
+    const int nb = 4;
+    for (int vb = 0; vb < nb; vb++) {
+        dr_rng vr = dr_rng_fork(o->seed ^ 0xa11dull, (uint64_t)vb);
+        for (int b = 0; b < B; b++) clips[b] = (vb * B + b) % va->ds.num_clips;
+        fill_interp_batch(va, te, clips, B, NULL, 0, &m->cfg, o->smooth_targets, smooth_tmp, bt);
+        int rc;
+        if (te && (rc = dr_textenc_forward(te, bt->ids, B, Lt, bt->text, NULL, bt->valid, err))) return rc;
+        dr_interp_cond vc = {bt->kf, bt->kfi, bt->fc, te ? bt->text : NULL, te ? bt->valid : NULL, NULL, NULL};
+        float vmse = 0;
+        vl += dr_interp_loss(m, bt->x0, bt->mask, &vc, B, &vr, false, scratch, &vmse);
+        vm += vmse;
+    }
+    *val = (float)(vl / nb);
+    *val_mse = (float)(vm / nb);
+    return DR_OK;
+}
+
 int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
     if (o->batch < 1 || o->batch > 512 || o->steps < 1 || !(o->lr > 0))
         return dr_err_set(err, DR_EINVAL, "train interp: bad options (batch 1..512, steps >= 1, lr > 0)");
@@ -657,6 +682,12 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
     double ema = 0, ema_mse = 0;
     float val = NAN, val_mse = NAN;
     char extra[160];
+    if (start == 0) {
+        if ((rc = interp_validate(&m, &va, text ? &te : NULL, o, &bt, clips, scratch, smooth_tmp, &val, &val_mse, err)))
+            goto done;
+        if (!o->quiet) fprintf(stderr, "train interp: step 0 (untrained: guide + skip path) val %.5f  val_mse %.5f\n",
+                               (double)val, (double)val_mse);
+    }
     for (long step = start + 1; step <= o->steps; step++) {
         dr_rng rng = dr_rng_fork(o->seed, (uint64_t)step);
         for (int b = 0; b < B; b++) clips[b] = (int)dr_rng_below(&rng, (uint32_t)tr.ds.num_clips);
@@ -677,21 +708,8 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
         ema = step == start + 1 ? loss : 0.98 * ema + 0.02 * loss;
         ema_mse = step == start + 1 ? mse : 0.98 * ema_mse + 0.02 * mse;
         if (step % o->val_every == 0 || step == o->steps) {
-            /* fixed val clips and noise: comparable from one validation to the next */
-            double vl = 0, vm = 0;
-            int nb = 4;
-            for (int vb = 0; vb < nb; vb++) {
-                dr_rng vr = dr_rng_fork(o->seed ^ 0xa11dull, (uint64_t)vb);
-                for (int b = 0; b < B; b++) clips[b] = (vb * B + b) % va.ds.num_clips;
-                fill_interp_batch(&va, text ? &te : NULL, clips, B, NULL, 0, &cfg, o->smooth_targets, smooth_tmp, &bt);
-                if (text && (rc = dr_textenc_forward(&te, bt.ids, B, Lt, bt.text, NULL, bt.valid, err))) goto done;
-                dr_interp_cond vc = {bt.kf, bt.kfi, bt.fc, text ? bt.text : NULL, text ? bt.valid : NULL, NULL, NULL};
-                float vmse = 0;
-                vl += dr_interp_loss(&m, bt.x0, bt.mask, &vc, B, &vr, false, scratch, &vmse);
-                vm += vmse;
-            }
-            val = (float)(vl / nb);
-            val_mse = (float)(vm / nb);
+            if ((rc = interp_validate(&m, &va, text ? &te : NULL, o, &bt, clips, scratch, smooth_tmp, &val, &val_mse, err)))
+                goto done;
         }
         snprintf(extra, sizeof extra, "loss %.5f  mse %.5f  val %.5f  val_mse %.5f  lr %.2e", ema, ema_mse, val,
                  val_mse, lr);

@@ -596,7 +596,7 @@ static void test_motion_metrics(void **state) {
     int kfi[3] = {0, 10, 20};
     dr_motion_metrics m = {0};
     dr_motion_metrics_add(&m, truth, truth, F, kfi, 3);
-    assert_true(m.pos_sum == 0 && m.vel_sum == 0 && m.acc_sum == 0 && m.kf_sum == 0);
+    assert_true(m.pos_sum == 0 && m.vel_sum == 0 && m.acc_sum == 0 && m.jerr_sum == 0 && m.kf_sum == 0);
     assert_true(m.jerk_n > 0 && m.jerk_sum < 1e-3);
     assert_true(m.bone_n == DR_NUM_LIMBS && m.bone_sum < 1e-5);
     assert_true(m.pres_ok == m.pres_n);
@@ -617,6 +617,7 @@ static void test_motion_metrics(void **state) {
     assert_true(fabs(p.vel_sum / p.vel_n - 1.0) < 1e-4); /* |+-1| every frame */
     assert_true(fabs(p.acc_sum / p.acc_n - 2.0) < 1e-4); /* |+-2| */
     assert_true(fabs(p.jerk_sum / p.jerk_n - 4.0) < 1e-4);
+    assert_true(fabs(p.jerr_sum / p.jerr_n - 4.0) < 1e-4); /* the truth's own jerk is 0 */
     assert_true(p.pres_n - p.pres_ok == 1);
     assert_true(fabs(p.kf_sum / p.kf_n - sqrt(10.0)) < 1e-4); /* key frames are even frames */
 }

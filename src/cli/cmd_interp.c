@@ -216,14 +216,16 @@ static void smooth_truth(const dr_pose *truth, dr_pose *out, int F) {
 }
 
 static void print_smooth_row(const char *name, const dr_motion_metrics *m) {
-    printf("| %-28s | %7.2f | %6.3f | %6.3f |\n", name, m->pos_n ? m->pos_sum / m->pos_n : 0,
-           m->vel_n ? m->vel_sum / m->vel_n : 0, m->acc_n ? m->acc_sum / m->acc_n : 0);
+    printf("| %-28s | %7.2f | %6.3f | %6.3f | %6.3f | %6.3f |\n", name, m->pos_n ? m->pos_sum / m->pos_n : 0,
+           m->vel_n ? m->vel_sum / m->vel_n : 0, m->acc_n ? m->acc_sum / m->acc_n : 0,
+           m->jerr_n ? m->jerr_sum / m->jerr_n : 0, m->jerk_n ? m->jerk_sum / m->jerk_n : 0);
 }
 
 static void print_row(const char *name, const dr_motion_metrics *m, double ms) {
-    printf("| %-28s | %7.2f | %6.3f | %6.3f | %6.3f | %6.3f | %6.2f | %6.2f | %6.4f |", name,
+    printf("| %-28s | %7.2f | %6.3f | %6.3f | %6.3f | %6.3f | %6.3f | %6.2f | %6.2f | %6.4f |", name,
            m->pos_n ? m->pos_sum / m->pos_n : 0, m->vel_n ? m->vel_sum / m->vel_n : 0,
-           m->acc_n ? m->acc_sum / m->acc_n : 0, m->jerk_n ? m->jerk_sum / m->jerk_n : 0,
+           m->acc_n ? m->acc_sum / m->acc_n : 0, m->jerr_n ? m->jerr_sum / m->jerr_n : 0,
+           m->jerk_n ? m->jerk_sum / m->jerk_n : 0,
            m->slide_n ? m->slide_sum / m->slide_n : 0, m->bone_n ? 100.0 * m->bone_sum / m->bone_n : 0,
            m->kf_n ? m->kf_sum / m->kf_n : 0, m->pres_n ? m->pres_ok / m->pres_n : 0);
     if (ms > 0) printf(" %7.1f |\n", ms);
@@ -238,18 +240,28 @@ static int cmd_interp_eval(int argc, char **argv) {
     long clips = 100, steps = defaults.steps, t_min = defaults.t_min;
     double smooth_sigma = defaults.smooth;
     unsigned long long seed = 1;
+    bool variants = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-variants")) {
+            variants = false;
+            continue;
+        }
         if (is_help(a)) {
             printf("usage: director interp eval --data DIR [--model M] [--ablation M_NOTEXT] [--textenc T]\n"
                    "                            [--tokenizer TOK] [--split test] [--clips N] [--steps N] [--t-min N] [--smooth S] [--seed N]\n"
+                   "                            [--no-variants]\n"
                    "\n"
                    "Densify the ground-truth key frames (every 10th frame) of the first N clips of a split\n"
                    "and compare with the true 200 frames: the interpolator (with and without key-frame\n"
-                   "inpainting), linear interpolation, and the ablation model trained without text.\n"
-                   "Prints a Markdown table: position error (px), velocity error (px/frame), acceleration\n"
-                   "error (px/frame^2), jerk (px/frame^3), foot sliding (px/frame), bone-length variation\n"
-                   "(%% of length), key-frame error (px), keypoint presence agreement, sampling time.\n");
+                   "inpainting, and text guidance 2, unless --no-variants), linear interpolation, Catmull-Rom\n"
+                   "splines, and the ablation model trained without text. Prints Markdown tables against the\n"
+                   "raw truth and against the truth low-passed with a Gaussian of sigma 2 frames (the motion\n"
+                   "under the detector jitter): position error (px), velocity, acceleration and jerk error\n"
+                   "(differences of order 1..3 against the truth's, px/frame^k), the output's own jerk\n"
+                   "(|third difference|, to compare with the reference row's), foot sliding (px/frame),\n"
+                   "bone-length variation (%% of length), key-frame error (px), keypoint presence agreement,\n"
+                   "sampling time. The defaults of --steps, --t-min and --smooth are the pipeline's.\n");
             return CLI_EXIT_OK;
         }
         if (!v) return cli_usage_error(cmd, "%s needs a value", a);
@@ -293,7 +305,7 @@ static int cmd_interp_eval(int argc, char **argv) {
     int n = (int)(clips < ds.num_clips ? clips : ds.num_clips);
     dr_motion_metrics m_truth = {0}, m_lin = {0}, m_int = {0}, m_noinp = {0}, m_abl = {0}, m_g2 = {0};
     dr_motion_metrics s_lin = {0}, s_int = {0}, s_noinp = {0}, s_abl = {0}, s_g2 = {0}, s_raw = {0};
-    dr_motion_metrics m_cr = {0}, s_cr = {0};
+    dr_motion_metrics m_cr = {0}, s_cr = {0}, s_ref = {0};
     double t_int = 0, t_abl = 0;
     dr_pose *out = malloc(sizeof(dr_pose) * (size_t)F), kf[DR_NUM_KEYFRAMES > 64 ? DR_NUM_KEYFRAMES : 64];
     dr_pose *smooth = malloc(sizeof(dr_pose) * (size_t)F);
@@ -318,6 +330,7 @@ static int cmd_interp_eval(int argc, char **argv) {
         dr_motion_metrics_add(&m_truth, truth, truth, F, idx, K);
         smooth_truth(truth, smooth, F);
         dr_motion_metrics_add(&s_raw, truth, smooth, F, idx, K);
+        dr_motion_metrics_add(&s_ref, smooth, smooth, F, idx, K);
         if (dr_interp_linear(kf, K, idx, F, ds.width, ds.height, out, &err)) goto fail;
         dr_motion_metrics_add(&m_lin, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_lin, out, smooth, F, idx, K);
@@ -334,11 +347,13 @@ static int cmd_interp_eval(int argc, char **argv) {
         dr_motion_metrics_add(&m_int, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_int, out, smooth, F, idx, K);
         o.inpaint = false;
-        if (dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out, &err))
+        if (variants && dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out, &err))
             goto fail;
-        dr_motion_metrics_add(&m_noinp, out, truth, F, idx, K);
-        dr_motion_metrics_add(&s_noinp, out, smooth, F, idx, K);
-        if (te) {
+        if (variants) {
+            dr_motion_metrics_add(&m_noinp, out, truth, F, idx, K);
+            dr_motion_metrics_add(&s_noinp, out, smooth, F, idx, K);
+        }
+        if (te && variants) {
             o.inpaint = true;
             o.guidance_text = 2.0f;
             if (dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out,
@@ -367,23 +382,24 @@ static int cmd_interp_eval(int argc, char **argv) {
     dr_progress_end(&prog, NULL);
     printf("%d clips of %s/%s, key frames every %d frames, DDIM %ld steps down to t = %ld, seed %llu\n\n", n, data,
            split, F / K, steps, t_min, seed);
-    printf("| method                       | pos px  | vel    | acc    | jerk   | slide  | bone %% | kf px  | pres   | ms/clip |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| method                       | pos px  | vel    | acc    | jerk err | jerk | slide  | bone %% | kf px  | pres   | ms/clip |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     print_row("ground truth (reference)", &m_truth, 0);
     print_row("linear interpolation", &m_lin, 0);
     print_row("Catmull-Rom spline", &m_cr, 0);
     print_row("interpolator", &m_int, 1000.0 * t_int / n);
-    print_row("interpolator, no inpainting", &m_noinp, 0);
-    if (im.has_te) print_row("interpolator, text guidance 2", &m_g2, 0);
+    if (variants) print_row("interpolator, no inpainting", &m_noinp, 0);
+    if (im.has_te && variants) print_row("interpolator, text guidance 2", &m_g2, 0);
     if (ablation) print_row("interpolator without text", &m_abl, 1000.0 * t_abl / n);
     printf("\nagainst the truth smoothed with a Gaussian of sigma 2 frames (the motion under the detector jitter)\n\n");
-    printf("| method                       | pos px  | vel    | acc    |\n|---|---|---|---|\n");
+    printf("| method                       | pos px  | vel    | acc    | jerk err | jerk |\n|---|---|---|---|---|---|\n");
+    print_smooth_row("smoothed truth (reference)", &s_ref);
     print_smooth_row("ground truth (raw)", &s_raw);
     print_smooth_row("linear interpolation", &s_lin);
     print_smooth_row("Catmull-Rom spline", &s_cr);
     print_smooth_row("interpolator", &s_int);
-    print_smooth_row("interpolator, no inpainting", &s_noinp);
-    if (im.has_te) print_smooth_row("interpolator, text guidance 2", &s_g2);
+    if (variants) print_smooth_row("interpolator, no inpainting", &s_noinp);
+    if (im.has_te && variants) print_smooth_row("interpolator, text guidance 2", &s_g2);
     if (ablation) print_smooth_row("interpolator without text", &s_abl);
     free(out);
     free(smooth);

@@ -782,10 +782,11 @@ void dr_motion_metrics_add(dr_motion_metrics *m, const dr_pose *pred, const dr_p
                     m->jerk_sum += hypotf(dpx, dpy);
                     m->jerk_n += 1;
                 }
-                if (all_p && all_t && order < 3) {
+                if (all_p && all_t) {
                     float e = hypotf(dpx - dtx, dpy - dty);
                     if (order == 1) m->vel_sum += e, m->vel_n += 1;
-                    else m->acc_sum += e, m->acc_n += 1;
+                    else if (order == 2) m->acc_sum += e, m->acc_n += 1;
+                    else m->jerr_sum += e, m->jerr_n += 1;
                 }
             }
     /* foot sliding: the prediction's ankles while within 5 px of their lowest point (the

@@ -3,20 +3,25 @@
  * The paper's third model (after Audio2Photoreal's guide-pose diffusion). A transformer over
  * the 200 frames denoises normalized poses (dr_pose_normalize, 36 numbers a frame):
  *   input   per frame: the noisy pose x_t (36) and the key-frame guide (55: the key frames
- *           linearly interpolated (36), their interpolated presence (18), a key-frame flag),
+ *           interpolated (36, spline or linear, see below), their linearly interpolated
+ *           presence (18), a key-frame flag),
  *           a linear layer plus a learned frame-position embedding;
  *   blocks  LayerNorm -> FiLM(timestep) -> self-attention over time; LayerNorm ->
  *           cross-attention to the context; LayerNorm -> FiLM(timestep) -> GELU MLP; all residual;
  *   context the 20 key frames as tokens (pose + presence, plus the position embedding of their
  *           frame index) and the text encoder's per-token states (linear to the model width),
  *           one LayerNorm shared by all blocks;
- *   output  LayerNorm -> linear to 36, added to a skip path: the least-squares estimate of x0
- *           from x_t given the prior "x0 = the guide's linear interpolation +- sigma_guided"
- *           (key frames given) or "0 +- sigma_free" (dropped), i.e. guide + g(t) (x_t -
- *           sqrt(ab_t) guide), g = sqrt(ab) s^2 / (ab s^2 + 1 - ab) (EDM's c_skip). The model
- *           predicts the clean pose x0 as a correction of the linear baseline (x0 prediction: motion diffusion (MDM, Audio2Photoreal) prefers it, and it
- *           lets the loss add a velocity term; the residual form makes an untrained model the
- *           baseline, so training time goes into the dynamics).
+ *   output  LayerNorm -> linear to 36, low-passed over time by a fixed Gaussian (out_smooth),
+ *           added to a skip path: guide + the least-squares estimate of x0 - guide from x_t
+ *           under a Gaussian prior. The guide is the key frames' Catmull-Rom spline (or, in
+ *           older files, their linear interpolation); the prior is stationary over time with a
+ *           per-DCT-frequency variance measured on the training data ("prior_spec"), so the
+ *           skip path passes x_t's low frequencies at small t and none of its high-frequency
+ *           noise (the spectral skip; a scalar white prior, EDM's c_skip, in older files and
+ *           for dropped key frames). The model predicts the clean pose x0 (x0 prediction:
+ *           motion diffusion (MDM, Audio2Photoreal) prefers it, and it lets the loss add a
+ *           velocity term) as a correction of that estimate: an untrained model is the spline
+ *           plus a Wiener filter of x_t, and training time goes into the motion.
  * Noise schedule: cosine (Nichol & Dhariwal 2021), 1000 steps. Loss: masked MSE on x0 over the
  * present keypoints plus a weighted MSE on frame-to-frame velocity (clips whose key frames
  * were dropped weigh DR_INTERP_UNCOND_WEIGHT). Classifier-free guidance:

@@ -33,6 +33,7 @@ dr_interp_config dr_interp_default_config(int text_dim, int text_len) {
     c.sigma_free = 0.5f;     /* rms of a normalized pose coordinate */
     c.p_drop_kf = 0.1f;
     c.p_drop_text = 0.2f;
+    c.uncond_weight = 0.01f;
     c.guide = DR_INTERP_GUIDE_SPLINE;
     c.spectral_skip = 1;
     c.out_smooth = 1.0f;
@@ -46,11 +47,11 @@ char *dr_interp_config_json(const dr_interp_config *c) {
              "{\"frames\":%d,\"num_keyframes\":%d,\"dim\":%d,\"num_layers\":%d,\"num_heads\":%d,\"mlp_dim\":%d,"
              "\"text_dim\":%d,\"text_len\":%d,\"diffusion_steps\":%d,\"prediction\":\"x0\",\"schedule\":\"cosine\","
              "\"vel_weight\":%g,\"p_drop_kf\":%g,\"p_drop_text\":%g,\"sigma_guided\":%g,\"sigma_free\":%g,"
-             "\"guide\":\"%s\",\"spectral_skip\":%d,\"out_smooth\":%g}",
+             "\"guide\":\"%s\",\"spectral_skip\":%d,\"out_smooth\":%g,\"uncond_weight\":%g}",
              c->frames, c->num_keyframes, c->dim, c->num_layers, c->num_heads, c->mlp_dim, c->text_dim, c->text_len,
              c->diffusion_steps, (double)c->vel_weight, (double)c->p_drop_kf, (double)c->p_drop_text,
              (double)c->sigma_guided, (double)c->sigma_free, c->guide == DR_INTERP_GUIDE_SPLINE ? "spline" : "linear",
-             c->spectral_skip, (double)c->out_smooth);
+             c->spectral_skip, (double)c->out_smooth, (double)c->uncond_weight);
     return buf;
 }
 
@@ -77,10 +78,12 @@ int dr_interp_config_parse(dr_interp_config *cfg, const char *json, const char *
     }
     struct { const char *key; float *dst; } floats[] = {
         {"vel_weight", &c.vel_weight}, {"p_drop_kf", &c.p_drop_kf}, {"p_drop_text", &c.p_drop_text},
-        {"sigma_guided", &c.sigma_guided}, {"sigma_free", &c.sigma_free}, {"out_smooth", &c.out_smooth}};
+        {"sigma_guided", &c.sigma_guided}, {"sigma_free", &c.sigma_free}, {"out_smooth", &c.out_smooth},
+        {"uncond_weight", &c.uncond_weight}};
     /* absent in files written before the skip path / the spline guide / the output low-pass */
     c.sigma_guided = c.sigma_free = 0.0f;
     c.out_smooth = 0.0f;
+    c.uncond_weight = 0.1f;
     c.guide = DR_INTERP_GUIDE_LINEAR;
     c.spectral_skip = 0;
     const cJSON *gk = cJSON_GetObjectItemCaseSensitive(root, "guide");
@@ -102,7 +105,8 @@ int dr_interp_config_parse(dr_interp_config *cfg, const char *json, const char *
         c.mlp_dim <= 0 || c.mlp_dim > 16384 || c.text_dim < 0 || c.text_dim > 8192 || c.text_len < 0 ||
         c.text_len > 4096 || (c.text_dim > 0) != (c.text_len > 0) || c.diffusion_steps < 2 ||
         c.diffusion_steps > 100000 || !(c.sigma_guided >= 0.0f && c.sigma_guided < 100.0f) ||
-        !(c.sigma_free >= 0.0f && c.sigma_free < 100.0f) || !(c.out_smooth >= 0.0f && c.out_smooth <= 25.0f)) {
+        !(c.sigma_free >= 0.0f && c.sigma_free < 100.0f) || !(c.out_smooth >= 0.0f && c.out_smooth <= 25.0f) ||
+        !(c.uncond_weight >= 0.0f && c.uncond_weight <= 1.0f)) {
         rc = dr_err_set(err, DR_EFORMAT, "%s: inconsistent interpolator sizes", what);
         goto done;
     }
@@ -802,15 +806,15 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
     /* masked x0 MSE + vel_weight * masked velocity MSE (means over present values) */
     /* Clips whose key frames were dropped (the unconditional path) err a hundred times more
      * than guided ones; weighted fully they would steer most of the gradient, so they count
-     * DR_INTERP_UNCOND_WEIGHT. */
+     * c->uncond_weight. */
     double se = 0, sv = 0, cnt = 0, cntv = 0;
     for (long i = 0; i < n; i++) {
-        double d = (double)pred[i] - x0[i], w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+        double d = (double)pred[i] - x0[i], w = keep[i / ((long)F * PD)] > 0 ? 1.0 : c->uncond_weight;
         se += w * mask[i] * d * d;
         cnt += mask[i];
     }
     for (int b = 0; b < B; b++) {
-        double w = keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+        double w = keep[b] > 0 ? 1.0 : c->uncond_weight;
         for (int f = 0; f + 1 < F; f++)
             for (int j = 0; j < PD; j++) {
                 long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;
@@ -826,11 +830,11 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
     if (mse_out) *mse_out = (float)(se / cnt);
     if (train && m->params.grad) {
         for (long i = 0; i < n; i++) {
-            double w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+            double w = keep[i / ((long)F * PD)] > 0 ? 1.0 : c->uncond_weight;
             dpred[i] = (float)(2.0 * w * mask[i] * ((double)pred[i] - x0[i]) / cnt);
         }
         for (int b = 0; b < B; b++) {
-            const float wv = (float)(2.0 * c->vel_weight / cntv * (keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT));
+            const float wv = (float)(2.0 * c->vel_weight / cntv * (keep[b] > 0 ? 1.0 : c->uncond_weight));
             for (int f = 0; f + 1 < F; f++)
                 for (int j = 0; j < PD; j++) {
                     long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;

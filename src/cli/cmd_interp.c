@@ -431,7 +431,7 @@ static void usage_interp(FILE *f) {
             "  --guidance-text X  text guidance scale (default 1)\n"
             "  --seed N           sampling seed (default 0)\n"
             "  --t-min N          stop the chain at noise level N (default 300; 0 = the full chain)\n"
-            "  --smooth S         Gaussian sigma in frames on the model's correction of the linear guide\n"
+            "  --smooth S         Gaussian sigma in frames on the model's correction of its guide\n"
             "                     (default 2; 0 = off)\n"
             "  --no-inpaint       do not pin the key-frame coordinates during sampling\n"
             "  --linear           linear interpolation instead of the model (the ablation)\n");

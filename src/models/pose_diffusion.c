@@ -852,8 +852,10 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
 /* ---------------------------------------------------------------- sampling */
 
 dr_interp_opts dr_interp_default_opts(void) {
-    /* Measured on synth-v1 (docs/MODELS.md): the full chain down to t = 0 reproduces detector-like
-     * jitter, so the default stops at t = 300 and low-passes the model's correction. */
+    /* Chosen on 40 val clips of synth-v2 for the shipped model (docs/MODELS.md): DDIM down to
+     * t = 300 with the model's correction of the spline guide low-passed (sigma 2 frames, the
+     * band of its smoothed training targets) beat the full chain to t = 0 and a single x0
+     * estimate on position and on every dynamics figure. */
     dr_interp_opts o = {.steps = 10, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true,
                         .t_min = 300, .smooth = 2.0f};
     return o;
@@ -952,7 +954,7 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
             x0[j] = fminf(4.0f, fmaxf(-4.0f, v));
         }
         if (opts->smooth > 0.0f) {
-            /* low-pass the model's correction of the linear guide (not the guide itself) */
+            /* low-pass the model's correction of its guide (not the guide itself) */
             const int R = (int)ceilf(3.0f * opts->smooth);
             for (long j = 0; j < FP; j++)
                 fix[j] = x0[j] - cond->frame_cond[(j / PD) * DR_INTERP_FRAME_COND + j % PD];

@@ -190,8 +190,8 @@ typedef struct dr_interp_opts {
     int t_min;            /* stop the chain at noise level t_min and return its x0 estimate: the
                              steps below it add only fine detail, which on detector-jittered
                              training data is jitter (0 = the full chain) */
-    float smooth;         /* Gaussian sigma (frames) applied to the model's correction of the
-                             linear guide in every x0 estimate; 0 = off */
+    float smooth;         /* Gaussian sigma (frames) applied to the model's correction of its
+                             guide (spline or linear) in every x0 estimate; 0 = off */
 } dr_interp_opts;
 
 /* steps 10, guidance 1 / 1, seed 0, inpaint on, t_min 300, smooth 2 (see docs/MODELS.md). */

@@ -3,7 +3,9 @@
 learned frame-position embedding; context = key-frame tokens (+ their frame positions) and
 the text states, one shared LayerNorm; blocks of LayerNorm -> FiLM -> self-attention,
 LayerNorm -> cross-attention (padding mask), LayerNorm -> FiLM -> GELU (tanh) MLP, all
-residual; output LayerNorm -> linear, added to the linear interpolation. One DDPM training
+residual; output LayerNorm -> linear, low-passed over time by a fixed Gaussian (config
+out_smooth), added to the guide plus the spectral skip path (the DCT over time of x_t -
+sqrt(ab) guide, scaled per frequency by sqrt(ab) S_k / (ab S_k + 1 - ab)). One DDPM training
 step (cosine schedule, x0 prediction, masked x0 + velocity MSE, classifier-free-guidance
 drops, clipping, AdamW) at the batch bench_models prints.
 Usage: torch_interp.py CONFIG_JSON [--steps N]."""
@@ -66,8 +68,22 @@ class Interp(nn.Module):
         self.blocks = nn.ModuleList(Block(D, c["mlp"], c["heads"]) for _ in range(c["layers"]))
         self.out_norm = nn.LayerNorm(D)
         self.out = nn.Linear(D, c["pose_dim"])
+        Fr = c["frames"]
+        # the C side's defaults (dr_interp_default_config) when bench_models does not print them
+        self.spectral = c.get("spectral_skip", 1)
+        sigma = c.get("out_smooth", 1.0)
+        n = torch.arange(Fr, dtype=torch.float64)
+        dct = torch.cos(math.pi * (n[None] + 0.5) * n[:, None] / Fr) * (2.0 / Fr) ** 0.5
+        dct[0] /= 2 ** 0.5
+        self.register_buffer("dct", dct.float())
+        self.register_buffer("spec", torch.full((Fr,), 0.025 ** 2))
+        self.kern = None
+        if sigma > 0:
+            R = math.ceil(3 * sigma)
+            w = torch.exp(-0.5 * torch.arange(-R, R + 1, dtype=torch.float32) ** 2 / sigma ** 2)
+            self.kern = (w / w.sum()).view(1, 1, -1).repeat(c["pose_dim"], 1, 1)
 
-    def forward(self, x_t, t, frame_cond, kf, kf_index, text, text_valid, keep_kf, keep_text):
+    def forward(self, x_t, t, ab, frame_cond, kf, kf_index, text, text_valid, keep_kf, keep_text):
         half = self.D // 2
         freqs = torch.exp(-math.log(10000.0) * torch.arange(half).float() / half)
         ang = t[:, None] * freqs[None]
@@ -81,7 +97,17 @@ class Interp(nn.Module):
                            text_valid | (keep_text[:, None] == 0)], 1)
         for b in self.blocks:
             x = b(x, st, ctx, valid)
-        return self.out(self.out_norm(x)) + guide[..., :x_t.shape[-1]]
+        y = self.out(self.out_norm(x))
+        if self.kern is not None:  # depthwise zero-padded conv over time
+            y = F.conv1d(y.transpose(1, 2), self.kern, padding=self.kern.shape[-1] // 2,
+                         groups=y.shape[-1]).transpose(1, 2)
+        g = guide[..., :x_t.shape[-1]]
+        if self.spectral:
+            sab = ab.sqrt()[:, None, None]
+            gain = sab[:, :, 0] * self.spec / (ab[:, None] * self.spec + 1 - ab[:, None])  # [B, F]
+            u = self.dct @ (x_t - sab * g)
+            y = y + self.dct.t() @ (gain[..., None] * u) * keep_kf[:, None, None]
+        return y + g
 
 
 def main():
@@ -113,7 +139,7 @@ def main():
         keep_kf = (torch.rand(B) >= c["p_drop_kf"]).float()
         keep_text = (torch.rand(B) >= c["p_drop_text"]).float()
         opt.zero_grad(set_to_none=True)
-        pred = m(x_t, t.float(), frame_cond, kf, kf_index, text, text_valid, keep_kf, keep_text)
+        pred = m(x_t, t.float(), alpha_bar[t], frame_cond, kf, kf_index, text, text_valid, keep_kf, keep_text)
         mse = (((pred - x0) ** 2) * mask).sum() / mask.sum()
         mv = mask[:, 1:] * mask[:, :-1]
         dv = (pred[:, 1:] - pred[:, :-1]) - (x0[:, 1:] - x0[:, :-1])

@@ -84,8 +84,9 @@ static void toy_make(toy *t, int B, dr_rng *rng, bool missing) {
             memcpy(kp + k * 36, t->x0 + ((size_t)b * F_ + f) * 36, 36 * 4);
             for (int j = 0; j < 18; j++) km[k * 18 + j] = t->mask[((size_t)b * F_ + f) * 36 + 2 * j];
         }
-        dr_interp_guide(kp, km, t->kfi + b * K_, K_, F_, t->fc + (size_t)b * F_ * DR_INTERP_FRAME_COND,
-                        t->kf + (size_t)b * K_ * DR_INTERP_KF_FEAT, NULL, NULL);
+        dr_interp_config cfg = tiny_config(true); /* every tiny model uses its guide kind */
+        dr_interp_condition(&cfg, kp, km, t->kfi + b * K_, t->fc + (size_t)b * F_ * DR_INTERP_FRAME_COND,
+                            t->kf + (size_t)b * K_ * DR_INTERP_KF_FEAT, NULL);
         for (int i = 0; i < LT * TD; i++) t->text[(size_t)b * LT * TD + i] = 2.0f * amp * (float)((i % 3) - 1);
         for (int i = 0; i < LT; i++) t->tvalid[b * LT + i] = i < 2 + b % 2;
         t->keep_kf[b] = 1;
@@ -110,6 +111,12 @@ static dr_interp_cond toy_cond(const toy *t, int b) {
                         t->fc + (size_t)b * F_ * DR_INTERP_FRAME_COND, t->text + (size_t)b * LT * TD,
                         t->tvalid + b * LT, t->keep_kf + b, t->keep_text + b};
     return c;
+}
+
+/* A falling prior spectrum, as measured on real clips (variance per DCT frequency). */
+static void set_spectrum(dr_interp *m) {
+    float *S = dr_params_get(&m->params, "prior_spec");
+    for (int k = 0; k < m->cfg.frames; k++) S[k] = 0.05f / (1.0f + 0.5f * k * k);
 }
 
 /* ---------------------------------------------------------------- gradients */
@@ -141,6 +148,7 @@ static void test_denoiser_gradients(void **state) {
         dr_interp_init_weights(&m, 3);
         /* the zero-initialised FiLM and output layers would hide every upstream gradient */
         for (size_t i = 0; i < m.params.total; i++) m.params.data[i] += 0.12f * dr_rng_normal(&rng);
+        set_spectrum(&m);
         assert_int_equal(dr_interp_alloc_acts(&m, 3, &err), 0);
         assert_int_equal(dr_params_alloc_grad(&m.params), 0);
         toy t;
@@ -159,6 +167,7 @@ static void test_denoiser_gradients(void **state) {
         for (size_t j = 0; j < m.params.total; j++) gall = fmax(gall, fabs(g[j]));
         for (int i = 0; i < m.params.count; i++) {
             const dr_param *it = &m.params.items[i];
+            if (!strcmp(it->name, "prior_spec")) continue; /* measured from data, never trained */
             double gmax = 0;
             for (size_t j = 0; j < it->numel; j++) gmax = fmax(gmax, fabs(g[it->offset + j]));
             /* key biases cancel in softmax (true gradient 0): judged on the global scale */
@@ -587,7 +596,7 @@ static void test_motion_metrics(void **state) {
     int kfi[3] = {0, 10, 20};
     dr_motion_metrics m = {0};
     dr_motion_metrics_add(&m, truth, truth, F, kfi, 3);
-    assert_true(m.pos_sum == 0 && m.vel_sum == 0 && m.acc_sum == 0 && m.kf_sum == 0);
+    assert_true(m.pos_sum == 0 && m.vel_sum == 0 && m.acc_sum == 0 && m.jerr_sum == 0 && m.kf_sum == 0);
     assert_true(m.jerk_n > 0 && m.jerk_sum < 1e-3);
     assert_true(m.bone_n == DR_NUM_LIMBS && m.bone_sum < 1e-5);
     assert_true(m.pres_ok == m.pres_n);
@@ -608,8 +617,119 @@ static void test_motion_metrics(void **state) {
     assert_true(fabs(p.vel_sum / p.vel_n - 1.0) < 1e-4); /* |+-1| every frame */
     assert_true(fabs(p.acc_sum / p.acc_n - 2.0) < 1e-4); /* |+-2| */
     assert_true(fabs(p.jerk_sum / p.jerk_n - 4.0) < 1e-4);
+    assert_true(fabs(p.jerr_sum / p.jerr_n - 4.0) < 1e-4); /* the truth's own jerk is 0 */
     assert_true(p.pres_n - p.pres_ok == 1);
     assert_true(fabs(p.kf_sum / p.kf_n - sqrt(10.0)) < 1e-4); /* key frames are even frames */
+}
+
+/* The skip paths against references written here: with the network's output layer zeroed
+ * the model returns its skip path alone. Spectral skip = guide + C^T diag(g_k) C (x_t -
+ * sqrt(ab) guide) with a double-precision DCT; with a flat spectrum s^2 it equals the scalar
+ * (white-prior) skip of a model without it. */
+static void test_spectral_skip(void **state) {
+    (void)state;
+    dr_rng rng;
+    dr_rng_seed(&rng, 41);
+    dr_err err;
+    dr_interp_config cfg = tiny_config(true), cw = cfg;
+    cw.spectral_skip = 0;
+    dr_interp m, w;
+    assert_int_equal(dr_interp_create(&m, &cfg, &err), 0);
+    assert_int_equal(dr_interp_create(&w, &cw, &err), 0);
+    dr_interp_init_weights(&m, 3);
+    dr_interp_init_weights(&w, 3);
+    assert_int_equal(dr_interp_alloc_acts(&m, 2, &err), 0);
+    assert_int_equal(dr_interp_alloc_acts(&w, 2, &err), 0);
+    toy t;
+    toy_make(&t, 2, &rng, false);
+    float *xt = tu_randn(&rng, 2 * F_ * 36, 1.0f), tv[2] = {3, 60};
+    float a[2 * F_ * 36], b[2 * F_ * 36];
+    dr_interp_cond c = toy_cond(&t, 0);
+    /* flat spectrum: the same as the scalar skip (out.weight is zero-initialised: skip only) */
+    assert_int_equal(dr_interp_forward(&m, xt, tv, &c, 2, a, &err), 0);
+    assert_int_equal(dr_interp_forward(&w, xt, tv, &c, 2, b, &err), 0);
+    for (int i = 0; i < 2 * F_ * 36; i++) assert_true(fabsf(a[i] - b[i]) < 1e-5f);
+    /* falling spectrum: the reference filter */
+    set_spectrum(&m);
+    assert_int_equal(dr_interp_forward(&m, xt, tv, &c, 2, a, &err), 0);
+    const float *S = dr_params_get(&m.params, "prior_spec");
+    double maxdiff = 0, moved = 0;
+    for (int bb = 0; bb < 2; bb++) {
+        const double ab = m.alpha_bar[(int)tv[bb]];
+        for (int j = 0; j < 36; j++) {
+            double u[F_], v[F_];
+            for (int f = 0; f < F_; f++)
+                u[f] = xt[((size_t)bb * F_ + f) * 36 + j] - sqrt(ab) * t.fc[((size_t)bb * F_ + f) * DR_INTERP_FRAME_COND + j];
+            for (int k = 0; k < F_; k++) {
+                double s = 0;
+                for (int f = 0; f < F_; f++) s += sqrt((k ? 2.0 : 1.0) / F_) * cos(M_PI * (f + 0.5) * k / F_) * u[f];
+                v[k] = s * sqrt(ab) * S[k] / (ab * S[k] + 1 - ab);
+            }
+            for (int f = 0; f < F_; f++) {
+                double y = t.fc[((size_t)bb * F_ + f) * DR_INTERP_FRAME_COND + j];
+                for (int k = 0; k < F_; k++) y += sqrt((k ? 2.0 : 1.0) / F_) * cos(M_PI * (f + 0.5) * k / F_) * v[k];
+                maxdiff = fmax(maxdiff, fabs(y - a[((size_t)bb * F_ + f) * 36 + j]));
+                moved = fmax(moved, fabs(a[((size_t)bb * F_ + f) * 36 + j] - b[((size_t)bb * F_ + f) * 36 + j]));
+            }
+        }
+    }
+    assert_true(maxdiff < 1e-5);
+    assert_true(moved > 1e-3); /* the spectrum matters */
+    /* the spectrum is saved and loaded with the model */
+    const char *path = "test_diffusion_spectral.safetensors";
+    assert_int_equal(dr_interp_save(&m, path, &err), 0);
+    dr_interp back;
+    assert_int_equal(dr_interp_load(&back, path, &err), 0);
+    assert_int_equal(back.cfg.spectral_skip, 1);
+    assert_int_equal(back.cfg.guide, DR_INTERP_GUIDE_SPLINE);
+    assert_true(back.cfg.out_smooth == cfg.out_smooth);
+    assert_true(dr_params_get(&back.params, "prior_spec")[3] == S[3]);
+    remove(path);
+    dr_interp_free(&back);
+    free(xt);
+    toy_free(&t);
+    dr_interp_free(&m);
+    dr_interp_free(&w);
+}
+
+/* Catmull-Rom: through the key frames, exact on a quadratic inside (uniform key frames:
+ * the central-difference tangents of a quadratic are exact, and cubic Hermite reproduces
+ * it), the linear hold rule where a side is missing; the pixel baseline the same. */
+static void test_spline(void **state) {
+    (void)state;
+    enum { K = 5, F = 41 };
+    float kp[K * 36] = {0}, km[K * 18], pose[F * 36];
+    int idx[K];
+    for (int k = 0; k < K; k++) {
+        idx[k] = 10 * k;
+        for (int j = 0; j < 18; j++) km[k * 18 + j] = !(j == 3 && k == 2);
+        for (int c = 0; c < 36; c++) {
+            double f = idx[k];
+            kp[k * 36 + c] = (float)(0.1 * c - 0.002 * f + 0.0003 * (c % 5 - 2) * f * f);
+        }
+    }
+    dr_interp_guide(kp, km, idx, K, F, NULL, NULL, pose, NULL);
+    dr_interp_spline(kp, km, idx, K, F, pose, 36);
+    for (int f = 0; f < F; f++)
+        for (int c = 0; c < 36; c++) {
+            double want = 0.1 * c - 0.002 * f + 0.0003 * (c % 5 - 2) * (double)f * f;
+            if (c / 2 == 3) continue;
+            if (f >= 10 && f <= 30) assert_true(fabs(pose[f * 36 + c] - want) < 1e-5); /* inner gaps */
+            if (f % 10 == 0) assert_true(fabs(pose[f * 36 + c] - want) < 1e-5);          /* key frames */
+        }
+    /* keypoint 3 is missing at key frame 2: frames 10..30 hold the linear rule (key frame 1 / 3) */
+    assert_true(fabsf(pose[15 * 36 + 6] - kp[1 * 36 + 6]) < 1e-6f);
+    assert_true(fabsf(pose[25 * 36 + 6] - kp[3 * 36 + 6]) < 1e-6f);
+    /* the pixel baseline = the normalized spline, mapped back */
+    dr_pose kf[K], out[F];
+    memset(kf, 0, sizeof kf);
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < 18; j++)
+            if (km[k * 18 + j] > 0) kf[k].kp[j] = (dr_keypoint){100 + 5.0f * j + 0.05f * idx[k] * idx[k], 80 + 3.0f * k, 0.9f};
+    dr_err err;
+    assert_int_equal(dr_interp_catmull_rom(kf, K, idx, F, 400, 300, out, &err), 0);
+    for (int f = 10; f <= 30; f++) assert_true(fabsf(out[f].kp[0].x - (100 + 0.05f * f * f)) < 1e-2f);
+    assert_int_equal(dr_interp_catmull_rom(kf, 0, NULL, F, 400, 300, out, &err), DR_EINVAL);
 }
 
 int main(void) {
@@ -621,6 +741,8 @@ int main(void) {
         cmocka_unit_test(test_samplers),
         cmocka_unit_test(test_run_rejects_bad_keyframes),
         cmocka_unit_test(test_motion_metrics),
+        cmocka_unit_test(test_spectral_skip),
+        cmocka_unit_test(test_spline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,7 +101,11 @@ static void usage_train_interp(FILE *f) {
             "  --seed N         seed of initialisation, batches, noise and condition drops (default 1)\n"
             "  --dim N --layers N --heads N --mlp N   sizes (128, 4, 4, 384)\n"
             "  --val-every N    validate and checkpoint every N steps (default 250)\n"
-            "  --smooth-targets S  low-pass the training clips (Gaussian sigma S frames) first\n"
+            "  --smooth-targets S  low-pass the training targets (Gaussian sigma S frames; the key\n"
+            "                   frames stay raw)\n"
+            "  --guide linear|spline  the guide the network corrects (default spline, Catmull-Rom)\n"
+            "  --no-spectral    scalar (white-prior) skip path instead of the spectral one\n"
+            "  --out-smooth S   Gaussian low-pass (sigma S frames) of the network output (default 1; 0 = off)\n"
             "  --resume         continue from the checkpoint if there is one\n"
             "  --quiet          no progress lines\n");
 }
@@ -121,7 +125,15 @@ int dr_cmd_train_interp(int argc, char **argv) {
         } else if (!strcmp(a, "--resume")) o.resume = true;
         else if (!strcmp(a, "--quiet")) o.quiet = true;
         else if (!strcmp(a, "--no-text")) o.no_text = true;
+        else if (!strcmp(a, "--no-spectral")) o.spectral_skip = 0;
         else if (!v) return cli_usage_error(cmd, "%s needs a value", a);
+        else if (!strcmp(a, "--guide")) {
+            const char *g = argv[++i];
+            if (!strcmp(g, "linear")) o.guide = DR_INTERP_GUIDE_LINEAR;
+            else if (!strcmp(g, "spline")) o.guide = DR_INTERP_GUIDE_SPLINE;
+            else return cli_usage_error(cmd, "--guide must be linear or spline, not '%s'", g);
+        }
+        else if (!strcmp(a, "--out-smooth")) { if (!cli_parse_float(cmd, a, argv[++i], 0, 25, &x)) return CLI_EXIT_USAGE; o.out_smooth = (float)x; }
         else if (!strcmp(a, "--data")) o.data_dir = argv[++i];
         else if (!strcmp(a, "--tokenizer")) o.tokenizer_path = argv[++i];
         else if (!strcmp(a, "--textenc")) o.textenc_path = argv[++i];
@@ -203,40 +215,17 @@ static void smooth_truth(const dr_pose *truth, dr_pose *out, int F) {
         }
 }
 
-/* A second classical baseline for the table: Catmull-Rom splines through the key frames
- * (uniform, end tangents by reflection), on top of the linear result for presence and gaps. */
-static void catmull_rom(const dr_pose *kf, const int *idx, int K, int F, dr_pose *out) {
-    for (int k = 0; k + 1 < K; k++)
-        for (int f = idx[k]; f <= idx[k + 1] && f < F; f++) {
-            float u = (float)(f - idx[k]) / (float)(idx[k + 1] - idx[k]);
-            for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
-                const dr_keypoint *p1 = &kf[k].kp[j], *p2 = &kf[k + 1].kp[j];
-                if (p1->c <= 0 || p2->c <= 0 || out[f].kp[j].c <= 0) continue;
-                const dr_keypoint *p0 = k > 0 && kf[k - 1].kp[j].c > 0 ? &kf[k - 1].kp[j] : NULL;
-                const dr_keypoint *p3 = k + 2 < K && kf[k + 2].kp[j].c > 0 ? &kf[k + 2].kp[j] : NULL;
-                float c1[2] = {p1->x, p1->y}, c2[2] = {p2->x, p2->y}, c0[2], c3[2], r[2];
-                c0[0] = p0 ? p0->x : 2 * p1->x - p2->x;
-                c0[1] = p0 ? p0->y : 2 * p1->y - p2->y;
-                c3[0] = p3 ? p3->x : 2 * p2->x - p1->x;
-                c3[1] = p3 ? p3->y : 2 * p2->y - p1->y;
-                for (int d = 0; d < 2; d++)
-                    r[d] = 0.5f * (2 * c1[d] + (-c0[d] + c2[d]) * u + (2 * c0[d] - 5 * c1[d] + 4 * c2[d] - c3[d]) * u * u +
-                                   (-c0[d] + 3 * c1[d] - 3 * c2[d] + c3[d]) * u * u * u);
-                out[f].kp[j].x = r[0];
-                out[f].kp[j].y = r[1];
-            }
-        }
-}
-
 static void print_smooth_row(const char *name, const dr_motion_metrics *m) {
-    printf("| %-28s | %7.2f | %6.3f | %6.3f |\n", name, m->pos_n ? m->pos_sum / m->pos_n : 0,
-           m->vel_n ? m->vel_sum / m->vel_n : 0, m->acc_n ? m->acc_sum / m->acc_n : 0);
+    printf("| %-28s | %7.2f | %6.3f | %6.3f | %6.3f | %6.3f |\n", name, m->pos_n ? m->pos_sum / m->pos_n : 0,
+           m->vel_n ? m->vel_sum / m->vel_n : 0, m->acc_n ? m->acc_sum / m->acc_n : 0,
+           m->jerr_n ? m->jerr_sum / m->jerr_n : 0, m->jerk_n ? m->jerk_sum / m->jerk_n : 0);
 }
 
 static void print_row(const char *name, const dr_motion_metrics *m, double ms) {
-    printf("| %-28s | %7.2f | %6.3f | %6.3f | %6.3f | %6.3f | %6.2f | %6.2f | %6.4f |", name,
+    printf("| %-28s | %7.2f | %6.3f | %6.3f | %6.3f | %6.3f | %6.3f | %6.2f | %6.2f | %6.4f |", name,
            m->pos_n ? m->pos_sum / m->pos_n : 0, m->vel_n ? m->vel_sum / m->vel_n : 0,
-           m->acc_n ? m->acc_sum / m->acc_n : 0, m->jerk_n ? m->jerk_sum / m->jerk_n : 0,
+           m->acc_n ? m->acc_sum / m->acc_n : 0, m->jerr_n ? m->jerr_sum / m->jerr_n : 0,
+           m->jerk_n ? m->jerk_sum / m->jerk_n : 0,
            m->slide_n ? m->slide_sum / m->slide_n : 0, m->bone_n ? 100.0 * m->bone_sum / m->bone_n : 0,
            m->kf_n ? m->kf_sum / m->kf_n : 0, m->pres_n ? m->pres_ok / m->pres_n : 0);
     if (ms > 0) printf(" %7.1f |\n", ms);
@@ -251,18 +240,28 @@ static int cmd_interp_eval(int argc, char **argv) {
     long clips = 100, steps = defaults.steps, t_min = defaults.t_min;
     double smooth_sigma = defaults.smooth;
     unsigned long long seed = 1;
+    bool variants = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-variants")) {
+            variants = false;
+            continue;
+        }
         if (is_help(a)) {
             printf("usage: director interp eval --data DIR [--model M] [--ablation M_NOTEXT] [--textenc T]\n"
                    "                            [--tokenizer TOK] [--split test] [--clips N] [--steps N] [--t-min N] [--smooth S] [--seed N]\n"
+                   "                            [--no-variants]\n"
                    "\n"
                    "Densify the ground-truth key frames (every 10th frame) of the first N clips of a split\n"
                    "and compare with the true 200 frames: the interpolator (with and without key-frame\n"
-                   "inpainting), linear interpolation, and the ablation model trained without text.\n"
-                   "Prints a Markdown table: position error (px), velocity error (px/frame), acceleration\n"
-                   "error (px/frame^2), jerk (px/frame^3), foot sliding (px/frame), bone-length variation\n"
-                   "(%% of length), key-frame error (px), keypoint presence agreement, sampling time.\n");
+                   "inpainting, and text guidance 2, unless --no-variants), linear interpolation, Catmull-Rom\n"
+                   "splines, and the ablation model trained without text. Prints Markdown tables against the\n"
+                   "raw truth and against the truth low-passed with a Gaussian of sigma 2 frames (the motion\n"
+                   "under the detector jitter): position error (px), velocity, acceleration and jerk error\n"
+                   "(differences of order 1..3 against the truth's, px/frame^k), the output's own jerk\n"
+                   "(|third difference|, to compare with the reference row's), foot sliding (px/frame),\n"
+                   "bone-length variation (%% of length), key-frame error (px), keypoint presence agreement,\n"
+                   "sampling time. The defaults of --steps, --t-min and --smooth are the pipeline's.\n");
             return CLI_EXIT_OK;
         }
         if (!v) return cli_usage_error(cmd, "%s needs a value", a);
@@ -306,7 +305,7 @@ static int cmd_interp_eval(int argc, char **argv) {
     int n = (int)(clips < ds.num_clips ? clips : ds.num_clips);
     dr_motion_metrics m_truth = {0}, m_lin = {0}, m_int = {0}, m_noinp = {0}, m_abl = {0}, m_g2 = {0};
     dr_motion_metrics s_lin = {0}, s_int = {0}, s_noinp = {0}, s_abl = {0}, s_g2 = {0}, s_raw = {0};
-    dr_motion_metrics m_cr = {0}, s_cr = {0};
+    dr_motion_metrics m_cr = {0}, s_cr = {0}, s_ref = {0};
     double t_int = 0, t_abl = 0;
     dr_pose *out = malloc(sizeof(dr_pose) * (size_t)F), kf[DR_NUM_KEYFRAMES > 64 ? DR_NUM_KEYFRAMES : 64];
     dr_pose *smooth = malloc(sizeof(dr_pose) * (size_t)F);
@@ -331,10 +330,11 @@ static int cmd_interp_eval(int argc, char **argv) {
         dr_motion_metrics_add(&m_truth, truth, truth, F, idx, K);
         smooth_truth(truth, smooth, F);
         dr_motion_metrics_add(&s_raw, truth, smooth, F, idx, K);
+        dr_motion_metrics_add(&s_ref, smooth, smooth, F, idx, K);
         if (dr_interp_linear(kf, K, idx, F, ds.width, ds.height, out, &err)) goto fail;
         dr_motion_metrics_add(&m_lin, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_lin, out, smooth, F, idx, K);
-        catmull_rom(kf, idx, K, F, out);
+        if (dr_interp_catmull_rom(kf, K, idx, F, ds.width, ds.height, out, &err)) goto fail;
         dr_motion_metrics_add(&m_cr, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_cr, out, smooth, F, idx, K);
         dr_textenc *te = im.has_te ? &im.te : NULL;
@@ -347,11 +347,13 @@ static int cmd_interp_eval(int argc, char **argv) {
         dr_motion_metrics_add(&m_int, out, truth, F, idx, K);
         dr_motion_metrics_add(&s_int, out, smooth, F, idx, K);
         o.inpaint = false;
-        if (dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out, &err))
+        if (variants && dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out, &err))
             goto fail;
-        dr_motion_metrics_add(&m_noinp, out, truth, F, idx, K);
-        dr_motion_metrics_add(&s_noinp, out, smooth, F, idx, K);
-        if (te) {
+        if (variants) {
+            dr_motion_metrics_add(&m_noinp, out, truth, F, idx, K);
+            dr_motion_metrics_add(&s_noinp, out, smooth, F, idx, K);
+        }
+        if (te && variants) {
             o.inpaint = true;
             o.guidance_text = 2.0f;
             if (dr_interp_run_prompt(&im.model, te, im.tok, ds.prompt[c], kf, K, idx, ds.width, ds.height, &o, out,
@@ -380,23 +382,24 @@ static int cmd_interp_eval(int argc, char **argv) {
     dr_progress_end(&prog, NULL);
     printf("%d clips of %s/%s, key frames every %d frames, DDIM %ld steps down to t = %ld, seed %llu\n\n", n, data,
            split, F / K, steps, t_min, seed);
-    printf("| method                       | pos px  | vel    | acc    | jerk   | slide  | bone %% | kf px  | pres   | ms/clip |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| method                       | pos px  | vel    | acc    | jerk err | jerk | slide  | bone %% | kf px  | pres   | ms/clip |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     print_row("ground truth (reference)", &m_truth, 0);
     print_row("linear interpolation", &m_lin, 0);
     print_row("Catmull-Rom spline", &m_cr, 0);
     print_row("interpolator", &m_int, 1000.0 * t_int / n);
-    print_row("interpolator, no inpainting", &m_noinp, 0);
-    if (im.has_te) print_row("interpolator, text guidance 2", &m_g2, 0);
+    if (variants) print_row("interpolator, no inpainting", &m_noinp, 0);
+    if (im.has_te && variants) print_row("interpolator, text guidance 2", &m_g2, 0);
     if (ablation) print_row("interpolator without text", &m_abl, 1000.0 * t_abl / n);
     printf("\nagainst the truth smoothed with a Gaussian of sigma 2 frames (the motion under the detector jitter)\n\n");
-    printf("| method                       | pos px  | vel    | acc    |\n|---|---|---|---|\n");
+    printf("| method                       | pos px  | vel    | acc    | jerk err | jerk |\n|---|---|---|---|---|---|\n");
+    print_smooth_row("smoothed truth (reference)", &s_ref);
     print_smooth_row("ground truth (raw)", &s_raw);
     print_smooth_row("linear interpolation", &s_lin);
     print_smooth_row("Catmull-Rom spline", &s_cr);
     print_smooth_row("interpolator", &s_int);
-    print_smooth_row("interpolator, no inpainting", &s_noinp);
-    if (im.has_te) print_smooth_row("interpolator, text guidance 2", &s_g2);
+    if (variants) print_smooth_row("interpolator, no inpainting", &s_noinp);
+    if (im.has_te && variants) print_smooth_row("interpolator, text guidance 2", &s_g2);
     if (ablation) print_smooth_row("interpolator without text", &s_abl);
     free(out);
     free(smooth);
@@ -428,7 +431,7 @@ static void usage_interp(FILE *f) {
             "  --guidance-text X  text guidance scale (default 1)\n"
             "  --seed N           sampling seed (default 0)\n"
             "  --t-min N          stop the chain at noise level N (default 300; 0 = the full chain)\n"
-            "  --smooth S         Gaussian sigma in frames on the model's correction of the linear guide\n"
+            "  --smooth S         Gaussian sigma in frames on the model's correction of its guide\n"
             "                     (default 2; 0 = off)\n"
             "  --no-inpaint       do not pin the key-frame coordinates during sampling\n"
             "  --linear           linear interpolation instead of the model (the ablation)\n");

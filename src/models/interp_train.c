@@ -460,6 +460,10 @@ void dr_interp_train_defaults(dr_interp_train_opts *o) {
     o->val_every = 250;
     o->ckpt_every = 250;
     o->subject_prob = 0.3f;
+    dr_interp_config c = dr_interp_default_config(0, 0);
+    o->guide = c.guide;
+    o->spectral_skip = c.spectral_skip;
+    o->out_smooth = c.out_smooth;
 }
 
 /* Per-clip buffers of one interpolator batch. */
@@ -497,7 +501,6 @@ static void fill_interp_batch(const text_split *s, dr_textenc *te, const int *cl
         const dr_pose *clip = dr_dataset_clip(&s->ds, clips[b]);
         float *x0 = bt->x0 + (size_t)b * F * DR_POSE_DIM, *mask = bt->mask + (size_t)b * F * DR_POSE_DIM;
         for (int f = 0; f < F; f++) frame_features(&s->ds, &clip[f], x0 + (size_t)f * DR_POSE_DIM, mask + (size_t)f * DR_POSE_DIM);
-        if (smooth_targets > 0) smooth_clip(x0, mask, F, smooth_targets, tmp);
         float kp[DR_NUM_KEYFRAMES * DR_POSE_DIM], km[DR_NUM_KEYFRAMES * DR_NUM_KEYPOINTS];
         int *idx = bt->kfi + (size_t)b * K;
         for (int k = 0; k < K; k++) {
@@ -505,14 +508,87 @@ static void fill_interp_batch(const text_split *s, dr_textenc *te, const int *cl
             memcpy(kp + k * DR_POSE_DIM, x0 + (size_t)idx[k] * DR_POSE_DIM, sizeof(float) * DR_POSE_DIM);
             for (int j = 0; j < DR_NUM_KEYPOINTS; j++) km[k * DR_NUM_KEYPOINTS + j] = mask[(size_t)idx[k] * DR_POSE_DIM + 2 * j];
         }
-        dr_interp_guide(kp, km, idx, K, F, bt->fc + (size_t)b * F * DR_INTERP_FRAME_COND,
-                        bt->kf + (size_t)b * K * DR_INTERP_KF_FEAT, NULL, NULL);
+        /* key frames stay the raw (jittered) frames, as the model gets them at test time */
+        if (smooth_targets > 0) smooth_clip(x0, mask, F, smooth_targets, tmp);
+        dr_interp_condition(cfg, kp, km, idx, bt->fc + (size_t)b * F * DR_INTERP_FRAME_COND,
+                            bt->kf + (size_t)b * K * DR_INTERP_KF_FEAT, NULL);
         if (te) {
             int k = rng && dr_rng_uniform(rng) < subject_prob ? 1 : 0;
             memcpy(bt->ids + (size_t)b * s->len, s->ids + ((size_t)clips[b] * 2 + k) * s->len,
                    sizeof(int) * (size_t)s->len);
         }
     }
+}
+
+/* The spectral skip path's prior (pose_diffusion.h): the variance of x0 - guide per DCT
+ * frequency over time, averaged over the coordinates present in every frame of 512 training
+ * clips spread over the split (their training targets and guides, as fill_interp_batch
+ * makes them). Floored at 1e-8 (a std of 0.016 px): the filter must not divide by zero. */
+static void measure_prior_spectrum(const text_split *tr, dr_interp *m, float smooth_targets, float *spec,
+                                   float *tmp) {
+    const dr_interp_config *cfg = &m->cfg;
+    const int F = cfg->frames, n = tr->ds.num_clips < 512 ? tr->ds.num_clips : 512;
+    interp_batch bt;
+    memset(&bt, 0, sizeof bt);
+    double *acc = calloc((size_t)F, sizeof(double));
+    bt.x0 = malloc(sizeof(float) * (size_t)F * DR_POSE_DIM);
+    bt.mask = malloc(sizeof(float) * (size_t)F * DR_POSE_DIM);
+    bt.kf = malloc(sizeof(float) * (size_t)cfg->num_keyframes * DR_INTERP_KF_FEAT);
+    bt.fc = malloc(sizeof(float) * (size_t)F * DR_INTERP_FRAME_COND);
+    bt.kfi = malloc(sizeof(int) * (size_t)cfg->num_keyframes);
+    float *r = malloc(sizeof(float) * (size_t)F);
+    double cnt = 0;
+    if (acc && bt.x0 && bt.mask && bt.kf && bt.fc && bt.kfi && r)
+        for (int i = 0; i < n; i++) {
+            int clip = (int)((long)i * tr->ds.num_clips / n);
+            fill_interp_batch(tr, NULL, &clip, 1, NULL, 0, cfg, smooth_targets, tmp, &bt);
+            for (int j = 0; j < DR_POSE_DIM; j++) {
+                bool all = true;
+                for (int f = 0; f < F && all; f++) all = bt.mask[(size_t)f * DR_POSE_DIM + j] > 0;
+                if (!all) continue;
+                for (int f = 0; f < F; f++)
+                    r[f] = bt.x0[(size_t)f * DR_POSE_DIM + j] - bt.fc[(size_t)f * DR_INTERP_FRAME_COND + j];
+                for (int k = 0; k < F; k++) {
+                    double v = 0;
+                    for (int f = 0; f < F; f++) v += (double)m->dct[(size_t)k * F + f] * r[f];
+                    acc[k] += v * v;
+                }
+                cnt += 1;
+            }
+        }
+    for (int k = 0; k < F; k++) spec[k] = cnt > 0 ? (float)fmax(acc[k] / cnt, 1e-8) : spec[k];
+    free(acc);
+    free(bt.x0);
+    free(bt.mask);
+    free(bt.kf);
+    free(bt.fc);
+    free(bt.kfi);
+    free(r);
+}
+
+/* Validation: 4 fixed batches of val clips with fixed timesteps and noise, nothing dropped:
+ * comparable from one validation to the next (and with step 0, the untrained model = the
+ * guide plus the skip path). */
+static int interp_validate(dr_interp *m, const text_split *va, dr_textenc *te, const dr_interp_train_opts *o,
+                           interp_batch *bt, int *clips, float *scratch, float *smooth_tmp, float *val, float *val_mse,
+                           dr_err *err) {
+    const int B = o->batch, Lt = m->cfg.text_len;
+    double vl = 0, vm = 0;
+    const int nb = 4;
+    for (int vb = 0; vb < nb; vb++) {
+        dr_rng vr = dr_rng_fork(o->seed ^ 0xa11dull, (uint64_t)vb);
+        for (int b = 0; b < B; b++) clips[b] = (vb * B + b) % va->ds.num_clips;
+        fill_interp_batch(va, te, clips, B, NULL, 0, &m->cfg, o->smooth_targets, smooth_tmp, bt);
+        int rc;
+        if (te && (rc = dr_textenc_forward(te, bt->ids, B, Lt, bt->text, NULL, bt->valid, err))) return rc;
+        dr_interp_cond vc = {bt->kf, bt->kfi, bt->fc, te ? bt->text : NULL, te ? bt->valid : NULL, NULL, NULL};
+        float vmse = 0;
+        vl += dr_interp_loss(m, bt->x0, bt->mask, &vc, B, &vr, false, scratch, &vmse);
+        vm += vmse;
+    }
+    *val = (float)(vl / nb);
+    *val_mse = (float)(vm / nb);
+    return DR_OK;
 }
 
 int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
@@ -550,6 +626,9 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
     cfg.num_layers = o->layers;
     cfg.num_heads = o->heads;
     cfg.mlp_dim = o->mlp_dim;
+    cfg.guide = o->guide;
+    cfg.spectral_skip = o->spectral_skip;
+    cfg.out_smooth = o->out_smooth;
     if (o->dim % o->heads) {
         rc = dr_err_set(err, DR_EINVAL, "train interp: dim %d is not a multiple of heads %d", o->dim, o->heads);
         goto done;
@@ -582,6 +661,15 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
         rc = dr_err_set(err, DR_ENOMEM, "train interp: out of memory");
         goto done;
     }
+    if (cfg.spectral_skip) {
+        float *spec = dr_params_get(&m.params, "prior_spec");
+        measure_prior_spectrum(&tr, &m, o->smooth_targets, spec, smooth_tmp);
+        if (!o->quiet)
+            fprintf(stderr, "train interp: prior spectrum of x0 - guide (DCT variance): k=0 %.2e, k=10 %.2e, "
+                            "k=20 %.2e, k=40 %.2e, k=%d %.2e\n",
+                    (double)spec[0], (double)spec[10 < F ? 10 : F - 1], (double)spec[20 < F ? 20 : F - 1],
+                    (double)spec[40 < F ? 40 : F - 1], F - 1, (double)spec[F - 1]);
+    }
     char ck[4200];
     ckpt_path(ck, sizeof ck, o->out_path, ".ckpt");
     long start = 0;
@@ -594,6 +682,12 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
     double ema = 0, ema_mse = 0;
     float val = NAN, val_mse = NAN;
     char extra[160];
+    if (start == 0) {
+        if ((rc = interp_validate(&m, &va, text ? &te : NULL, o, &bt, clips, scratch, smooth_tmp, &val, &val_mse, err)))
+            goto done;
+        if (!o->quiet) fprintf(stderr, "train interp: step 0 (untrained: guide + skip path) val %.5f  val_mse %.5f\n",
+                               (double)val, (double)val_mse);
+    }
     for (long step = start + 1; step <= o->steps; step++) {
         dr_rng rng = dr_rng_fork(o->seed, (uint64_t)step);
         for (int b = 0; b < B; b++) clips[b] = (int)dr_rng_below(&rng, (uint32_t)tr.ds.num_clips);
@@ -614,21 +708,8 @@ int dr_interp_train(const dr_interp_train_opts *o, dr_err *err) {
         ema = step == start + 1 ? loss : 0.98 * ema + 0.02 * loss;
         ema_mse = step == start + 1 ? mse : 0.98 * ema_mse + 0.02 * mse;
         if (step % o->val_every == 0 || step == o->steps) {
-            /* fixed val clips and noise: comparable from one validation to the next */
-            double vl = 0, vm = 0;
-            int nb = 4;
-            for (int vb = 0; vb < nb; vb++) {
-                dr_rng vr = dr_rng_fork(o->seed ^ 0xa11dull, (uint64_t)vb);
-                for (int b = 0; b < B; b++) clips[b] = (vb * B + b) % va.ds.num_clips;
-                fill_interp_batch(&va, text ? &te : NULL, clips, B, NULL, 0, &cfg, o->smooth_targets, smooth_tmp, &bt);
-                if (text && (rc = dr_textenc_forward(&te, bt.ids, B, Lt, bt.text, NULL, bt.valid, err))) goto done;
-                dr_interp_cond vc = {bt.kf, bt.kfi, bt.fc, text ? bt.text : NULL, text ? bt.valid : NULL, NULL, NULL};
-                float vmse = 0;
-                vl += dr_interp_loss(&m, bt.x0, bt.mask, &vc, B, &vr, false, scratch, &vmse);
-                vm += vmse;
-            }
-            val = (float)(vl / nb);
-            val_mse = (float)(vm / nb);
+            if ((rc = interp_validate(&m, &va, text ? &te : NULL, o, &bt, clips, scratch, smooth_tmp, &val, &val_mse, err)))
+                goto done;
         }
         snprintf(extra, sizeof extra, "loss %.5f  mse %.5f  val %.5f  val_mse %.5f  lr %.2e", ema, ema_mse, val,
                  val_mse, lr);
@@ -701,10 +782,11 @@ void dr_motion_metrics_add(dr_motion_metrics *m, const dr_pose *pred, const dr_p
                     m->jerk_sum += hypotf(dpx, dpy);
                     m->jerk_n += 1;
                 }
-                if (all_p && all_t && order < 3) {
+                if (all_p && all_t) {
                     float e = hypotf(dpx - dtx, dpy - dty);
                     if (order == 1) m->vel_sum += e, m->vel_n += 1;
-                    else m->acc_sum += e, m->acc_n += 1;
+                    else if (order == 2) m->acc_sum += e, m->acc_n += 1;
+                    else m->jerr_sum += e, m->jerr_n += 1;
                 }
             }
     /* foot sliding: the prediction's ankles while within 5 px of their lowest point (the

@@ -49,7 +49,11 @@ typedef struct dr_interp_train_opts {
     int val_every, ckpt_every;
     float subject_prob;
     float smooth_targets; /* > 0: low-pass the training clips over time with this Gaussian sigma
-                             (frames) before they become x0 and key frames: no jitter to learn */
+                             (frames) before they become x0 (the key frames stay the raw frames,
+                             as at test time): no jitter to learn */
+    int guide, spectral_skip; /* dr_interp_config's choices (defaults: the config's) */
+    float out_smooth;
+
 } dr_interp_train_opts;
 
 void dr_interp_train_defaults(dr_interp_train_opts *o);
@@ -94,6 +98,8 @@ typedef struct dr_motion_metrics {
     double vel_sum, vel_n;      /* |v_pred - v_true|, px/frame */
     double acc_sum, acc_n;      /* |a_pred - a_true|, px/frame^2 */
     double jerk_sum, jerk_n;    /* |third difference| of the prediction, px/frame^3 */
+    double jerr_sum, jerr_n;    /* |j_pred - j_true|, third differences, px/frame^3: jerk judged
+                                   against the truth's own, not "lower is better" */
     double slide_sum, slide_n;  /* ankle horizontal speed while in ground contact, px/frame */
     double bone_sum, bone_n;    /* std / mean of each limb's length over the clip */
     double kf_sum, kf_n;        /* px at the key frames, against the given key frames */

@@ -33,6 +33,10 @@ dr_interp_config dr_interp_default_config(int text_dim, int text_len) {
     c.sigma_free = 0.5f;     /* rms of a normalized pose coordinate */
     c.p_drop_kf = 0.1f;
     c.p_drop_text = 0.2f;
+    c.uncond_weight = 0.01f;
+    c.guide = DR_INTERP_GUIDE_SPLINE;
+    c.spectral_skip = 1;
+    c.out_smooth = 1.0f;
     return c;
 }
 
@@ -42,10 +46,12 @@ char *dr_interp_config_json(const dr_interp_config *c) {
     snprintf(buf, 1024,
              "{\"frames\":%d,\"num_keyframes\":%d,\"dim\":%d,\"num_layers\":%d,\"num_heads\":%d,\"mlp_dim\":%d,"
              "\"text_dim\":%d,\"text_len\":%d,\"diffusion_steps\":%d,\"prediction\":\"x0\",\"schedule\":\"cosine\","
-             "\"vel_weight\":%g,\"p_drop_kf\":%g,\"p_drop_text\":%g,\"sigma_guided\":%g,\"sigma_free\":%g}",
+             "\"vel_weight\":%g,\"p_drop_kf\":%g,\"p_drop_text\":%g,\"sigma_guided\":%g,\"sigma_free\":%g,"
+             "\"guide\":\"%s\",\"spectral_skip\":%d,\"out_smooth\":%g,\"uncond_weight\":%g}",
              c->frames, c->num_keyframes, c->dim, c->num_layers, c->num_heads, c->mlp_dim, c->text_dim, c->text_len,
              c->diffusion_steps, (double)c->vel_weight, (double)c->p_drop_kf, (double)c->p_drop_text,
-             (double)c->sigma_guided, (double)c->sigma_free);
+             (double)c->sigma_guided, (double)c->sigma_free, c->guide == DR_INTERP_GUIDE_SPLINE ? "spline" : "linear",
+             c->spectral_skip, (double)c->out_smooth, (double)c->uncond_weight);
     return buf;
 }
 
@@ -72,8 +78,24 @@ int dr_interp_config_parse(dr_interp_config *cfg, const char *json, const char *
     }
     struct { const char *key; float *dst; } floats[] = {
         {"vel_weight", &c.vel_weight}, {"p_drop_kf", &c.p_drop_kf}, {"p_drop_text", &c.p_drop_text},
-        {"sigma_guided", &c.sigma_guided}, {"sigma_free", &c.sigma_free}};
-    c.sigma_guided = c.sigma_free = 0.0f; /* absent in files written before the skip path */
+        {"sigma_guided", &c.sigma_guided}, {"sigma_free", &c.sigma_free}, {"out_smooth", &c.out_smooth},
+        {"uncond_weight", &c.uncond_weight}};
+    /* absent in files written before the skip path / the spline guide / the output low-pass */
+    c.sigma_guided = c.sigma_free = 0.0f;
+    c.out_smooth = 0.0f;
+    c.uncond_weight = 0.1f;
+    c.guide = DR_INTERP_GUIDE_LINEAR;
+    c.spectral_skip = 0;
+    const cJSON *gk = cJSON_GetObjectItemCaseSensitive(root, "guide");
+    if (gk) {
+        if (cJSON_IsString(gk) && !strcmp(gk->valuestring, "spline")) c.guide = DR_INTERP_GUIDE_SPLINE;
+        else if (!cJSON_IsString(gk) || strcmp(gk->valuestring, "linear")) {
+            rc = dr_err_set(err, DR_EFORMAT, "%s: interpolator guide must be \"linear\" or \"spline\"", what);
+            goto done;
+        }
+    }
+    const cJSON *sk = cJSON_GetObjectItemCaseSensitive(root, "spectral_skip");
+    if (cJSON_IsNumber(sk)) c.spectral_skip = sk->valuedouble != 0;
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, floats[i].key);
         if (cJSON_IsNumber(it)) *floats[i].dst = (float)it->valuedouble;
@@ -83,7 +105,8 @@ int dr_interp_config_parse(dr_interp_config *cfg, const char *json, const char *
         c.mlp_dim <= 0 || c.mlp_dim > 16384 || c.text_dim < 0 || c.text_dim > 8192 || c.text_len < 0 ||
         c.text_len > 4096 || (c.text_dim > 0) != (c.text_len > 0) || c.diffusion_steps < 2 ||
         c.diffusion_steps > 100000 || !(c.sigma_guided >= 0.0f && c.sigma_guided < 100.0f) ||
-        !(c.sigma_free >= 0.0f && c.sigma_free < 100.0f)) {
+        !(c.sigma_free >= 0.0f && c.sigma_free < 100.0f) || !(c.out_smooth >= 0.0f && c.out_smooth <= 25.0f) ||
+        !(c.uncond_weight >= 0.0f && c.uncond_weight <= 1.0f)) {
         rc = dr_err_set(err, DR_EFORMAT, "%s: inconsistent interpolator sizes", what);
         goto done;
     }
@@ -179,12 +202,22 @@ int dr_interp_create(dr_interp *m, const dr_interp_config *cfg, dr_err *err) {
     }
     bad |= add_norm(p, "out_norm", D);
     bad |= add_linear(p, "out", PD, D, true);
+    /* measured, not trained: it never gets a gradient and is excluded from weight decay */
+    if (cfg->spectral_skip) bad |= dr_params_add1(p, "prior_spec", true, cfg->frames) < 0;
     m->alpha_bar = malloc(sizeof(float) * (size_t)cfg->diffusion_steps);
-    if (bad || !m->alpha_bar || dr_params_alloc(p)) {
+    if (cfg->spectral_skip) m->dct = malloc(sizeof(float) * (size_t)cfg->frames * cfg->frames);
+    if (bad || !m->alpha_bar || (cfg->spectral_skip && !m->dct) || dr_params_alloc(p)) {
         dr_interp_free(m);
         return dr_err_set(err, DR_ENOMEM, "interpolator: cannot allocate parameters");
     }
     cosine_schedule(m->alpha_bar, cfg->diffusion_steps);
+    if (m->dct) {
+        const int F = cfg->frames;
+        for (int k = 0; k < F; k++)
+            for (int f = 0; f < F; f++)
+                m->dct[(size_t)k * F + f] =
+                    (float)(sqrt((k ? 2.0 : 1.0) / F) * cos(M_PI * (f + 0.5) * k / F));
+    }
     return DR_OK;
 }
 
@@ -197,7 +230,9 @@ void dr_interp_init_weights(dr_interp *m, uint64_t seed) {
         const char *n = it->name;
         size_t len = strlen(n);
         bool bias = len > 5 && !strcmp(n + len - 5, ".bias");
-        if (strstr(n, "norm") && !bias) dr_params_fill(&m->params, n, 1.0f);
+        if (!strcmp(n, "prior_spec")) /* white until measured: the scalar skip path */
+            dr_params_fill(&m->params, n, m->cfg.sigma_guided * m->cfg.sigma_guided);
+        else if (strstr(n, "norm") && !bias) dr_params_fill(&m->params, n, 1.0f);
         else if (bias) dr_params_fill(&m->params, n, 0.0f);
         else if (strstr(n, "film") || !strcmp(n, "out.weight")) dr_params_fill(&m->params, n, 0.0f);
         else if (!strcmp(n, "pos_emb")) dr_params_init_normal(&m->params, n, &rng, 0.02f);
@@ -215,7 +250,7 @@ static void acts_free(dr_interp_acts *a) {
                    &a->ctx_rstd, &a->kf_lin, &a->txt_lin, &a->temb_in, &a->t1, &a->t1a, &a->temb, &a->st, &a->ss,
                    &a->keep_kf, &a->keep_text, &a->d_res, &a->d_a, &a->d_b, &a->d_q, &a->d_k, &a->d_v, &a->d_big,
                    &a->d_ctx, &a->d_ca, &a->d_ck, &a->d_cv, &a->d_ss, &a->d_st, &a->d_t, &a->attn_scratch,
-                   &a->kf_in, &a->txt_in};
+                   &a->kf_in, &a->txt_in, &a->out_raw, &a->d_out, &a->skip_tmp};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         dr_free(*f[i]);
         *f[i] = NULL;
@@ -232,7 +267,9 @@ void dr_interp_free(dr_interp *m) {
     acts_free(&m->acts);
     dr_params_free(&m->params);
     free(m->alpha_bar);
+    free(m->dct);
     m->alpha_bar = NULL;
+    m->dct = NULL;
 }
 
 int dr_interp_alloc_acts(dr_interp *m, int max_batch, dr_err *err) {
@@ -305,6 +342,9 @@ int dr_interp_alloc_acts(dr_interp *m, int max_batch, dr_err *err) {
     ALLOC(a->d_st, B * D);
     ALLOC(a->d_t, 3 * B * D);
     ALLOC(a->attn_scratch, scratch);
+    ALLOC(a->out_raw, N * PD);
+    ALLOC(a->d_out, N * PD);
+    ALLOC(a->skip_tmp, 2 * N * PD);
 #undef ALLOC
     a->ctx_valid = calloc(B * Kc + 1, 1);
     a->kf_index = calloc(B * K + 1, sizeof(int));
@@ -389,7 +429,60 @@ void dr_interp_guide(const float *kf_pose, const float *kf_mask, const int *kf_i
     }
 }
 
+void dr_interp_spline(const float *kf_pose, const float *kf_mask, const int *kf_index, int K, int F, float *pose,
+                      int stride) {
+    for (int k = 0; k + 1 < K; k++)
+        for (int f = kf_index[k]; f <= kf_index[k + 1] && f < F; f++) {
+            const float u = (float)(f - kf_index[k]) / (float)(kf_index[k + 1] - kf_index[k]);
+            for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
+                const float *m = kf_mask + j;
+                if (m[(size_t)k * DR_NUM_KEYPOINTS] <= 0 || m[(size_t)(k + 1) * DR_NUM_KEYPOINTS] <= 0) continue;
+                const bool has0 = k > 0 && m[(size_t)(k - 1) * DR_NUM_KEYPOINTS] > 0;
+                const bool has3 = k + 2 < K && m[(size_t)(k + 2) * DR_NUM_KEYPOINTS] > 0;
+                for (int d = 0; d < 2; d++) {
+                    const int c = 2 * j + d;
+                    const float p1 = kf_pose[(size_t)k * PD + c], p2 = kf_pose[(size_t)(k + 1) * PD + c];
+                    const float p0 = has0 ? kf_pose[(size_t)(k - 1) * PD + c] : 2 * p1 - p2;
+                    const float p3 = has3 ? kf_pose[(size_t)(k + 2) * PD + c] : 2 * p2 - p1;
+                    pose[(size_t)f * stride + c] =
+                        0.5f * (2 * p1 + (-p0 + p2) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u * u +
+                                (-p0 + 3 * p1 - 3 * p2 + p3) * u * u * u);
+                }
+            }
+        }
+}
+
+void dr_interp_condition(const dr_interp_config *cfg, const float *kf_pose, const float *kf_mask, const int *kf_index,
+                         float *frame_cond, float *kf_feat, float *presence) {
+    dr_interp_guide(kf_pose, kf_mask, kf_index, cfg->num_keyframes, cfg->frames, frame_cond, kf_feat, NULL, presence);
+    if (frame_cond && cfg->guide == DR_INTERP_GUIDE_SPLINE)
+        dr_interp_spline(kf_pose, kf_mask, kf_index, cfg->num_keyframes, cfg->frames, frame_cond,
+                         DR_INTERP_FRAME_COND);
+}
+
 /* ---------------------------------------------------------------- forward */
+
+/* The fixed output low-pass: y = A x over time per coordinate, A[f][g] = w(f - g) with a
+ * Gaussian w normalised to sum 1 over its full support and zero padding at the clip ends, so
+ * A is symmetric and the backward pass is the same operation. */
+static void time_lowpass(float *y, const float *x, int B, int F, float sigma) {
+    const int R = (int)ceilf(3.0f * sigma);
+    float w[152], wsum = 0;
+    for (int d = -R; d <= R; d++) wsum += (w[d + R] = expf(-0.5f * (float)(d * d) / (sigma * sigma)));
+    for (int d = 0; d <= 2 * R; d++) w[d] /= wsum;
+#pragma omp parallel for
+    for (int n = 0; n < B * F; n++) {
+        const int b = n / F, f = n % F;
+        float acc[PD] = {0};
+        for (int d = -R; d <= R; d++) {
+            const int g = f + d;
+            if (g < 0 || g >= F) continue;
+            const float *src = x + ((size_t)b * F + g) * PD;
+            for (int j = 0; j < PD; j++) acc[j] += w[d + R] * src[j];
+        }
+        memcpy(y + (size_t)n * PD, acc, sizeof acc);
+    }
+}
 
 int dr_interp_forward(dr_interp *m, const float *x_t, const float *tvals, const dr_interp_cond *cond, int B,
                       float *x0_pred, dr_err *err) {
@@ -501,7 +594,12 @@ int dr_interp_forward(dr_interp *m, const float *x_t, const float *tvals, const 
     }
     dr_layernorm_forward(a->ho, a->ho_mean, a->ho_rstd, a->res + L * NC, W(m, -1, "out_norm.weight"),
                          W(m, -1, "out_norm.bias"), N, D, 1e-5f);
-    dr_linear_forward(x0_pred, a->ho, W(m, -1, "out.weight"), W(m, -1, "out.bias"), N, D, PD);
+    if (c->out_smooth > 0.0f) {
+        dr_linear_forward(a->out_raw, a->ho, W(m, -1, "out.weight"), W(m, -1, "out.bias"), N, D, PD);
+        time_lowpass(x0_pred, a->out_raw, B, F, c->out_smooth);
+    } else {
+        dr_linear_forward(x0_pred, a->ho, W(m, -1, "out.weight"), W(m, -1, "out.bias"), N, D, PD);
+    }
     /* the network predicts the correction to a skip path: the guide's linear interpolation
      * (an untrained model is the linear baseline), plus, with the skip path on, the
      * least-squares share of x_t (at small t the model thus copies x_t without learning to) */
@@ -511,9 +609,39 @@ int dr_interp_forward(dr_interp *m, const float *x_t, const float *tvals, const 
         const float keep = a->keep_kf[b];
         const float *xt = a->in_feat + (size_t)n * IN_FEAT, *lerp = xt + PD; /* lerp already scaled by keep */
         const float ab = m->alpha_bar[(int)tvals[b]], s = keep != 0.0f ? c->sigma_guided : c->sigma_free;
-        const float g = s > 0 ? sqrtf(ab) * s * s / (ab * s * s + 1.0f - ab) : 0.0f;
+        /* the spectral skip's x_t share is added per clip below */
+        const float g = keep != 0.0f && c->spectral_skip ? 0.0f : s > 0 ? sqrtf(ab) * s * s / (ab * s * s + 1.0f - ab) : 0.0f;
         float *y = x0_pred + (size_t)n * PD;
         for (int j = 0; j < PD; j++) y[j] += lerp[j] + g * (xt[j] - sqrtf(ab) * lerp[j]);
+    }
+    if (c->spectral_skip) {
+        /* per frequency k of the DCT over time: gain sqrt(ab) S_k / (ab S_k + 1 - ab) on
+         * x_t - sqrt(ab) guide (the orthonormal DCT keeps the unit noise white) */
+        const float *C = m->dct, *S = W(m, -1, "prior_spec");
+#pragma omp parallel for
+        for (int b = 0; b < B; b++) {
+            if (a->keep_kf[b] == 0.0f) continue;
+            const float ab = m->alpha_bar[(int)tvals[b]], sab = sqrtf(ab);
+            float *u = a->skip_tmp + (size_t)b * 2 * F * PD, *v = u + (size_t)F * PD;
+            for (int f = 0; f < F; f++) {
+                const float *xt = a->in_feat + ((size_t)b * F + f) * IN_FEAT;
+                for (int j = 0; j < PD; j++) u[(size_t)f * PD + j] = xt[j] - sab * xt[PD + j];
+            }
+            for (int k = 0; k < F; k++) {
+                float acc[PD] = {0};
+                const float *row = C + (size_t)k * F;
+                for (int f = 0; f < F; f++)
+                    for (int j = 0; j < PD; j++) acc[j] += row[f] * u[(size_t)f * PD + j];
+                const float sk = S[k], gk = sab * sk / (ab * sk + 1.0f - ab);
+                for (int j = 0; j < PD; j++) v[(size_t)k * PD + j] = gk * acc[j];
+            }
+            float *y = x0_pred + (size_t)b * F * PD;
+            for (int k = 0; k < F; k++) {
+                const float *row = C + (size_t)k * F, *vk = v + (size_t)k * PD;
+                for (int f = 0; f < F; f++)
+                    for (int j = 0; j < PD; j++) y[(size_t)f * PD + j] += row[f] * vk[j];
+            }
+        }
     }
     return DR_OK;
 }
@@ -534,6 +662,10 @@ void dr_interp_backward(dr_interp *m, const float *d_x0) {
     dr_attn_shape cshape = {B, F, Kc, H, H, D / H, false, a->ctx_valid};
     float *dres = a->d_res;
     memset(a->d_a, 0, nd);
+    if (c->out_smooth > 0.0f) { /* the low-pass is symmetric: its transpose is itself */
+        time_lowpass(a->d_out, d_x0, B, F, c->out_smooth);
+        d_x0 = a->d_out;
+    }
     dr_linear_backward(a->d_a, GW(m, -1, "out.weight"), GW(m, -1, "out.bias"), d_x0, a->ho, W(m, -1, "out.weight"), N,
                        D, PD);
     memset(dres, 0, nd);
@@ -674,15 +806,15 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
     /* masked x0 MSE + vel_weight * masked velocity MSE (means over present values) */
     /* Clips whose key frames were dropped (the unconditional path) err a hundred times more
      * than guided ones; weighted fully they would steer most of the gradient, so they count
-     * DR_INTERP_UNCOND_WEIGHT. */
+     * c->uncond_weight. */
     double se = 0, sv = 0, cnt = 0, cntv = 0;
     for (long i = 0; i < n; i++) {
-        double d = (double)pred[i] - x0[i], w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+        double d = (double)pred[i] - x0[i], w = keep[i / ((long)F * PD)] > 0 ? 1.0 : c->uncond_weight;
         se += w * mask[i] * d * d;
         cnt += mask[i];
     }
     for (int b = 0; b < B; b++) {
-        double w = keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+        double w = keep[b] > 0 ? 1.0 : c->uncond_weight;
         for (int f = 0; f + 1 < F; f++)
             for (int j = 0; j < PD; j++) {
                 long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;
@@ -698,11 +830,11 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
     if (mse_out) *mse_out = (float)(se / cnt);
     if (train && m->params.grad) {
         for (long i = 0; i < n; i++) {
-            double w = keep[i / ((long)F * PD)] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT;
+            double w = keep[i / ((long)F * PD)] > 0 ? 1.0 : c->uncond_weight;
             dpred[i] = (float)(2.0 * w * mask[i] * ((double)pred[i] - x0[i]) / cnt);
         }
         for (int b = 0; b < B; b++) {
-            const float wv = (float)(2.0 * c->vel_weight / cntv * (keep[b] > 0 ? 1.0 : DR_INTERP_UNCOND_WEIGHT));
+            const float wv = (float)(2.0 * c->vel_weight / cntv * (keep[b] > 0 ? 1.0 : c->uncond_weight));
             for (int f = 0; f + 1 < F; f++)
                 for (int j = 0; j < PD; j++) {
                     long i0 = ((long)b * F + f) * PD + j, i1 = i0 + PD;
@@ -720,8 +852,10 @@ float dr_interp_loss(dr_interp *m, const float *x0, const float *mask, dr_interp
 /* ---------------------------------------------------------------- sampling */
 
 dr_interp_opts dr_interp_default_opts(void) {
-    /* Measured on synth-v1 (docs/MODELS.md): the full chain down to t = 0 reproduces detector-like
-     * jitter, so the default stops at t = 300 and low-passes the model's correction. */
+    /* Chosen on 40 val clips of synth-v2 for the shipped model (docs/MODELS.md): DDIM down to
+     * t = 300 with the model's correction of the spline guide low-passed (sigma 2 frames, the
+     * band of its smoothed training targets) beat the full chain to t = 0 and a single x0
+     * estimate on position and on every dynamics figure. */
     dr_interp_opts o = {.steps = 10, .guidance_kf = 1.0f, .guidance_text = 1.0f, .seed = 0, .inpaint = true,
                         .t_min = 300, .smooth = 2.0f};
     return o;
@@ -820,7 +954,7 @@ int dr_interp_sample(dr_interp *m, const dr_interp_cond *cond, const dr_interp_o
             x0[j] = fminf(4.0f, fmaxf(-4.0f, v));
         }
         if (opts->smooth > 0.0f) {
-            /* low-pass the model's correction of the linear guide (not the guide itself) */
+            /* low-pass the model's correction of its guide (not the guide itself) */
             const int R = (int)ceilf(3.0f * opts->smooth);
             for (long j = 0; j < FP; j++)
                 fix[j] = x0[j] - cond->frame_cond[(j / PD) * DR_INTERP_FRAME_COND + j % PD];
@@ -917,10 +1051,12 @@ static void write_poses(const float *x, const float *presence, const dr_pose *ke
     }
 }
 
-int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
-                     int height, dr_pose *out, dr_err *err) {
+/* The classical baselines: linear interpolation, or Catmull-Rom splines over it. */
+static int baseline(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
+                    int height, bool spline, dr_pose *out, dr_err *err) {
+    const char *what = spline ? "spline interpolation" : "linear interpolation";
     if (num_keyframes < 1 || num_keyframes > frames)
-        return dr_err_set(err, DR_EINVAL, "linear interpolation: %d key frames for %d frames", num_keyframes, frames);
+        return dr_err_set(err, DR_EINVAL, "%s: %d key frames for %d frames", what, num_keyframes, frames);
     int rc = check_keyframes(num_keyframes, num_keyframes, kf_index, frames, err);
     if (rc) return rc;
     const int K = num_keyframes, F = frames;
@@ -929,7 +1065,7 @@ int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_
     if (!buf || !idx) {
         free(buf);
         free(idx);
-        return dr_err_set(err, DR_ENOMEM, "linear interpolation: out of memory");
+        return dr_err_set(err, DR_ENOMEM, "%s: out of memory", what);
     }
     float *kp = buf, *km = kp + (size_t)K * PD, *lerp = km + (size_t)K * DR_NUM_KEYPOINTS, *pres = lerp + (size_t)F * PD;
     if (kf_index) memcpy(idx, kf_index, sizeof(int) * (size_t)K);
@@ -937,10 +1073,21 @@ int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_
     for (int k = 0; k < K; k++)
         dr_pose_normalize(&keyframes[k], width, height, kp + (size_t)k * PD, km + (size_t)k * DR_NUM_KEYPOINTS);
     dr_interp_guide(kp, km, idx, K, F, NULL, NULL, lerp, pres);
+    if (spline) dr_interp_spline(kp, km, idx, K, F, lerp, PD);
     write_poses(lerp, pres, keyframes, idx, K, F, width, height, out);
     free(buf);
     free(idx);
     return DR_OK;
+}
+
+int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
+                     int height, dr_pose *out, dr_err *err) {
+    return baseline(keyframes, num_keyframes, kf_index, frames, width, height, false, out, err);
+}
+
+int dr_interp_catmull_rom(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
+                          int height, dr_pose *out, dr_err *err) {
+    return baseline(keyframes, num_keyframes, kf_index, frames, width, height, true, out, err);
 }
 
 int dr_interp_run(dr_interp *m, dr_textenc *te, const int *text_ids, int n_text_ids, const dr_pose *keyframes,
@@ -976,7 +1123,7 @@ int dr_interp_run(dr_interp *m, dr_textenc *te, const int *text_ids, int n_text_
     else default_index(idx, K, F);
     for (int k = 0; k < K; k++)
         dr_pose_normalize(&keyframes[k], width, height, kp + (size_t)k * PD, km + (size_t)k * DR_NUM_KEYPOINTS);
-    dr_interp_guide(kp, km, idx, K, F, fc, kf, NULL, pres);
+    dr_interp_condition(c, kp, km, idx, fc, kf, pres);
     if (Td > 0) {
         if (te->acts.max_batch < 1 && (rc = dr_textenc_alloc_acts(te, 1, err))) goto done;
         dr_textenc_frame_ids(&te->cfg, text_ids, text_ids ? n_text_ids : 0, ids, Lt);

@@ -3,23 +3,28 @@
  * The paper's third model (after Audio2Photoreal's guide-pose diffusion). A transformer over
  * the 200 frames denoises normalized poses (dr_pose_normalize, 36 numbers a frame):
  *   input   per frame: the noisy pose x_t (36) and the key-frame guide (55: the key frames
- *           linearly interpolated (36), their interpolated presence (18), a key-frame flag),
+ *           interpolated (36, spline or linear, see below), their linearly interpolated
+ *           presence (18), a key-frame flag),
  *           a linear layer plus a learned frame-position embedding;
  *   blocks  LayerNorm -> FiLM(timestep) -> self-attention over time; LayerNorm ->
  *           cross-attention to the context; LayerNorm -> FiLM(timestep) -> GELU MLP; all residual;
  *   context the 20 key frames as tokens (pose + presence, plus the position embedding of their
  *           frame index) and the text encoder's per-token states (linear to the model width),
  *           one LayerNorm shared by all blocks;
- *   output  LayerNorm -> linear to 36, added to a skip path: the least-squares estimate of x0
- *           from x_t given the prior "x0 = the guide's linear interpolation +- sigma_guided"
- *           (key frames given) or "0 +- sigma_free" (dropped), i.e. guide + g(t) (x_t -
- *           sqrt(ab_t) guide), g = sqrt(ab) s^2 / (ab s^2 + 1 - ab) (EDM's c_skip). The model
- *           predicts the clean pose x0 as a correction of the linear baseline (x0 prediction: motion diffusion (MDM, Audio2Photoreal) prefers it, and it
- *           lets the loss add a velocity term; the residual form makes an untrained model the
- *           baseline, so training time goes into the dynamics).
+ *   output  LayerNorm -> linear to 36, low-passed over time by a fixed Gaussian (out_smooth),
+ *           added to a skip path: guide + the least-squares estimate of x0 - guide from x_t
+ *           under a Gaussian prior. The guide is the key frames' Catmull-Rom spline (or, in
+ *           older files, their linear interpolation); the prior is stationary over time with a
+ *           per-DCT-frequency variance measured on the training data ("prior_spec"), so the
+ *           skip path passes x_t's low frequencies at small t and none of its high-frequency
+ *           noise (the spectral skip; a scalar white prior, EDM's c_skip, in older files and
+ *           for dropped key frames). The model predicts the clean pose x0 (x0 prediction:
+ *           motion diffusion (MDM, Audio2Photoreal) prefers it, and it lets the loss add a
+ *           velocity term) as a correction of that estimate: an untrained model is the spline
+ *           plus a Wiener filter of x_t, and training time goes into the motion.
  * Noise schedule: cosine (Nichol & Dhariwal 2021), 1000 steps. Loss: masked MSE on x0 over the
  * present keypoints plus a weighted MSE on frame-to-frame velocity (clips whose key frames
- * were dropped weigh DR_INTERP_UNCOND_WEIGHT). Classifier-free guidance:
+ * were dropped weigh cfg.uncond_weight). Classifier-free guidance:
  * during training the key-frame condition (guide + tokens) and the text condition are each
  * replaced by zeros at random; sampling combines three predictions with separate scales
  *   x0 = x0(-,-) + s_kf (x0(kf,-) - x0(-,-)) + s_text (x0(kf,text) - x0(kf,-)),
@@ -45,7 +50,6 @@
 
 #define DR_INTERP_FRAME_COND 55 /* lerp pose 36 + lerp presence 18 + key-frame flag 1 */
 #define DR_INTERP_KF_FEAT 54    /* key-frame token input: pose 36 + presence 18 */
-#define DR_INTERP_UNCOND_WEIGHT 0.1 /* loss weight of clips trained without their key frames */
 
 typedef struct dr_interp_config {
     int frames;         /* 200 */
@@ -60,7 +64,31 @@ typedef struct dr_interp_config {
      * (key frames given) or 0 with std sigma_free (dropped). 0 = off (files from before it). */
     float sigma_guided, sigma_free;
     float p_drop_kf, p_drop_text; /* classifier-free guidance drop probabilities */
+    /* Loss weight of the clips trained without their key frames. Their error is ~100x the
+     * guided one's; at 0.1 (files before this field) they still made two thirds of the loss
+     * and its gradient, and the guided validation loss did not fall for 500 steps. */
+    float uncond_weight;
+    /* The guide the network corrects: DR_INTERP_GUIDE_LINEAR (files from before the choice) or
+     * DR_INTERP_GUIDE_SPLINE (Catmull-Rom through the key frames, which alone beats linear
+     * interpolation on dynamics; an untrained network then degrades to the spline). */
+    int guide;
+    /* Spectral skip path: with key frames given, the skip path is the least-squares estimate
+     * of x0 under a Gaussian prior on x0 - guide that is stationary over time, diagonal in the
+     * orthonormal DCT-II basis with the per-frequency variance of the tensor "prior_spec" [F]
+     * (measured on the training data before training, never trained). A white prior (the
+     * scalar sigma_guided) lets the skip path pass the high-frequency noise of x_t straight
+     * into the x0 estimate, which the network must then learn to cancel; the measured
+     * spectrum falls by orders of magnitude above the key-frame rate, so the spectral skip
+     * low-passes x_t as much as the data warrant. 0 = scalar skip (older files). */
+    int spectral_skip;
+    /* > 0: the network's per-frame output is low-passed over time by a fixed Gaussian of this
+     * sigma (frames; zero-padded, symmetric) before the skip path is added, so the learned
+     * correction cannot carry frame-to-frame noise. 0 = off (older files). */
+    float out_smooth;
 } dr_interp_config;
+
+#define DR_INTERP_GUIDE_LINEAR 0
+#define DR_INTERP_GUIDE_SPLINE 1
 
 /* Condition of a batch. Every pointer is per batch item. */
 typedef struct dr_interp_cond {
@@ -94,6 +122,8 @@ typedef struct dr_interp_acts {
     /* backward scratch */
     float *d_res, *d_a, *d_b, *d_q, *d_k, *d_v, *d_big, *d_ctx, *d_ca, *d_ck, *d_cv, *d_ss, *d_st, *d_t;
     float *attn_scratch;
+    float *out_raw, *d_out;     /* [N, 36] network output before the output low-pass, its gradient */
+    float *skip_tmp;            /* [B, 2, F, 36] spectral skip scratch */
 } dr_interp_acts;
 
 typedef struct dr_interp {
@@ -101,6 +131,7 @@ typedef struct dr_interp {
     dr_params params;
     dr_interp_acts acts;
     float *alpha_bar;            /* [T] cumulative products of the cosine schedule */
+    float *dct;                  /* [F, F] orthonormal DCT-II (row k = frequency k), spectral skip only */
 } dr_interp;
 
 dr_interp_config dr_interp_default_config(int text_dim, int text_len);
@@ -120,6 +151,18 @@ int dr_interp_load(dr_interp *m, const char *path, dr_err *err);
  * holds the other side's value; frames before the first / after the last key frame hold it. */
 void dr_interp_guide(const float *kf_pose, const float *kf_mask, const int *kf_index, int K, int F,
                      float *frame_cond, float *kf_feat, float *lerp, float *presence);
+
+/* Catmull-Rom splines through the key frames, written over pose [F, stride] (its first 36
+ * numbers a frame): uniform in each gap, end tangents by reflection, a missing neighbour key
+ * frame treated like a missing end. Coordinates whose keypoint is missing on either side of
+ * their gap are left as they are (the linear guide's hold rule). */
+void dr_interp_spline(const float *kf_pose, const float *kf_mask, const int *kf_index, int K, int F, float *pose,
+                      int stride);
+
+/* The model's condition of one clip: dr_interp_guide, with the guide's pose replaced by the
+ * spline when cfg->guide says so. */
+void dr_interp_condition(const dr_interp_config *cfg, const float *kf_pose, const float *kf_mask, const int *kf_index,
+                         float *frame_cond, float *kf_feat, float *presence);
 
 /* Denoiser forward: x_t [B, F, 36] at timesteps t [B] -> predicted x0 [B, F, 36]. */
 int dr_interp_forward(dr_interp *m, const float *x_t, const float *t, const dr_interp_cond *cond, int B,
@@ -147,8 +190,8 @@ typedef struct dr_interp_opts {
     int t_min;            /* stop the chain at noise level t_min and return its x0 estimate: the
                              steps below it add only fine detail, which on detector-jittered
                              training data is jitter (0 = the full chain) */
-    float smooth;         /* Gaussian sigma (frames) applied to the model's correction of the
-                             linear guide in every x0 estimate; 0 = off */
+    float smooth;         /* Gaussian sigma (frames) applied to the model's correction of its
+                             guide (spline or linear) in every x0 estimate; 0 = off */
 } dr_interp_opts;
 
 /* steps 10, guidance 1 / 1, seed 0, inpaint on, t_min 300, smooth 2 (see docs/MODELS.md). */
@@ -176,5 +219,9 @@ int dr_interp_run_prompt(dr_interp *m, dr_textenc *te, const struct dr_tokenizer
 /* The ablation: linear interpolation between the key frames (same presence rule). */
 int dr_interp_linear(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
                      int height, dr_pose *out, dr_err *err);
+/* The classical baseline: Catmull-Rom splines through the key frames (dr_interp_spline; same
+ * presence rule). */
+int dr_interp_catmull_rom(const dr_pose *keyframes, int num_keyframes, const int *kf_index, int frames, int width,
+                          int height, dr_pose *out, dr_err *err);
 
 #endif

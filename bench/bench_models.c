@@ -353,7 +353,10 @@ static int bench_interp(int steps) {
            "\"kf_feat\": %d}\n",
            F, K, c->dim, c->num_layers, c->num_heads, c->mlp_dim, Td, Lt, c->diffusion_steps, c->vel_weight,
            c->p_drop_kf, c->p_drop_text, B, DR_POSE_DIM, DR_INTERP_FRAME_COND, DR_INTERP_KF_FEAT);
-    printf("interp.params %zu\ninterp.flops %.6e\n", m.params.total, interp_step_flops(c, B));
+    /* trainable weights: the spectral skip's prior (one value per frame) is measured from data
+     * before training and never trained, like the PyTorch peer's buffer */
+    const size_t fixed = c->spectral_skip ? (size_t)F : 0;
+    printf("interp.params %zu\ninterp.flops %.6e\n", m.params.total - fixed, interp_step_flops(c, B));
     if (dr_interp_alloc_acts(&m, B, &err)) return fail("interp", &err);
     if (dr_params_alloc_grad(&m.params) || dr_params_alloc_optim(&m.params)) {
         fprintf(stderr, "bench_models interp: out of memory\n");

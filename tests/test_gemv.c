@@ -14,17 +14,6 @@
 #include "core/gemv.h"
 #include "testutil.h"
 
-static void expect_close(const char *what, const float *got, const double *want, long n, double tol) {
-    double scale = 1.0, worst = 0.0;
-    long at = 0;
-    for (long i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]);
-        if (!(d <= worst)) worst = d, at = i;
-    }
-    if (!(worst / scale <= tol))
-        fail_msg("%s: error %g at [%ld] (got %g, want %g) > tol %g", what, worst / scale, at, got[at], want[at], tol);
-}
 
 /* want = (acc ? y0 : 0) + x W^T in double, W given as floats (the bf16 values widened). */
 static void gemv_want(double *want, const float *y0, int ldy, const float *x, int ldx, const float *W, int M, int O,
@@ -64,7 +53,7 @@ static void check_shape(dr_rng *rng, gemv_f32 f, gemv_b16 h, int M, int O, int K
     }
     char what[96];
     snprintf(what, sizeof what, "%s M %d O %d K %d acc %d", h ? "gemv_bf16" : "gemv", M, O, K, acc);
-    expect_close(what, got, want, (long)M * O, 4e-6 * sqrt((double)K));
+    tu_expect_close(what, got, want, (long)M * O, 4e-6 * sqrt((double)K));
     free(x), free(W), free(y), free(y0), free(W16), free(want), free(got);
 }
 
@@ -132,14 +121,14 @@ static void attn_shapes(void (*dot)(float *, const float *, const float *, long,
                 for (int k = 0; k < D; k++) acc += (double)q[k] * rows[t * ld + k];
                 want[t] = acc;
             }
-            expect_close("dot_rows", s, want, n, 4e-6 * sqrt((double)D));
+            tu_expect_close("dot_rows", s, want, n, 4e-6 * sqrt((double)D));
             axpy(y, p, rows, ld, n, D);
             for (int k = 0; k < D; k++) {
                 double acc = 0;
                 for (int t = 0; t < n; t++) acc += (double)p[t] * rows[t * ld + k];
                 want[k] = acc;
             }
-            expect_close("axpy_rows", y, want, D, 4e-6 * sqrt((double)n));
+            tu_expect_close("axpy_rows", y, want, D, 4e-6 * sqrt((double)n));
             assert_true(y[D] == 42.0f);
             free(rows), free(q), free(p), free(s), free(y), free(want);
         }

@@ -17,17 +17,6 @@
 #include "nn/nn.h"
 #include "testutil.h"
 
-static void expect_close(const char *what, const float *got, const double *want, long n, double tol) {
-    double scale = 1.0, worst = 0.0;
-    long at = 0;
-    for (long i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]);
-        if (!(d <= worst)) worst = d, at = i;
-    }
-    if (!(worst / scale <= tol))
-        fail_msg("%s: error %g at [%ld] (got %g, want %g) > tol %g", what, worst / scale, at, got[at], want[at], tol);
-}
 
 static double *dalloc(long n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(double)); }
 static float *falloc(long n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
@@ -72,7 +61,7 @@ static void test_linear_forward(void **state) {
                     ref[n * OC + o] = acc;
                 }
             dr_linear_forward(out, x, w, b, N, IC, OC); /* out held garbage: must be overwritten */
-            expect_close("linear", out, ref, (long)N * OC, gemm_tol(IC));
+            tu_expect_close("linear", out, ref, (long)N * OC, gemm_tol(IC));
             free(x), free(w), free(b), free(out), free(ref);
         }
 }
@@ -147,7 +136,7 @@ static void test_conv1d_forward(void **state) {
             dr_conv1d_forward(out, x, w, b, &s, scratch);
             char what[64];
             snprintf(what, sizeof what, "conv1d case %d pad %d", ci, pad);
-            expect_close(what, out, ref, nout, gemm_tol(s.IC * s.kernel));
+            tu_expect_close(what, out, ref, nout, gemm_tol(s.IC * s.kernel));
             free(x), free(w), free(b), free(out), free(scratch), free(ref);
         }
 }
@@ -169,8 +158,8 @@ static void test_norms_forward(void **state) {
         for (int c = 0; c < C; c++) ref[n * C + c] = x[n * C + c] * rref[n] * w[c];
     }
     dr_rmsnorm_forward(out, rstd, x, w, N, C, eps);
-    expect_close("rmsnorm", out, ref, N * C, 2e-6);
-    expect_close("rmsnorm rstd", rstd, rref, N, 2e-6);
+    tu_expect_close("rmsnorm", out, ref, N * C, 2e-6);
+    tu_expect_close("rmsnorm rstd", rstd, rref, N, 2e-6);
     for (int n = 0; n < N; n++) {
         double m = 0, v = 0;
         for (int c = 0; c < C; c++) m += x[n * C + c];
@@ -180,13 +169,13 @@ static void test_norms_forward(void **state) {
         for (int c = 0; c < C; c++) ref[n * C + c] = (x[n * C + c] - m) * rref[n] * w[c] + b[c];
     }
     dr_layernorm_forward(out, mean, rstd, x, w, b, N, C, eps);
-    expect_close("layernorm", out, ref, N * C, 1e-5);
-    expect_close("layernorm mean", mean, mref, N, 2e-6);
-    expect_close("layernorm rstd", rstd, rref, N, 1e-5);
+    tu_expect_close("layernorm", out, ref, N * C, 1e-5);
+    tu_expect_close("layernorm mean", mean, mref, N, 2e-6);
+    tu_expect_close("layernorm rstd", rstd, rref, N, 1e-5);
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) ref[n * C + c] -= b[c];
     dr_layernorm_forward(out, mean, rstd, x, w, NULL, N, C, eps);
-    expect_close("layernorm without bias", out, ref, N * C, 1e-5);
+    tu_expect_close("layernorm without bias", out, ref, N * C, 1e-5);
     free(x), free(w), free(b), free(out), free(mean), free(rstd), free(ref), free(rref), free(mref);
 }
 
@@ -223,9 +212,9 @@ static void test_groupnorm_forward(void **state) {
                     }
             }
         dr_groupnorm_forward(out, mean, rstd, x, w, b, B, T, C, G, 1e-5f);
-        expect_close("groupnorm", out, ref, n, 1e-5);
-        expect_close("groupnorm mean", mean, mref, B * G, 2e-6);
-        expect_close("groupnorm rstd", rstd, rref, B * G, 1e-5);
+        tu_expect_close("groupnorm", out, ref, n, 1e-5);
+        tu_expect_close("groupnorm mean", mean, mref, B * G, 2e-6);
+        tu_expect_close("groupnorm rstd", rstd, rref, B * G, 1e-5);
         free(x), free(w), free(b), free(out), free(mean), free(rstd), free(ref), free(mref), free(rref);
     }
 }
@@ -240,24 +229,24 @@ static void test_activations_forward(void **state) {
     double *ref = dalloc(n);
     for (long i = 0; i < n; i++) ref[i] = x[i] / (1.0 + exp(-(double)x[i]));
     dr_silu_forward(out, x, n);
-    expect_close("silu", out, ref, n, 2e-6);
+    tu_expect_close("silu", out, ref, n, 2e-6);
     for (long i = 0; i < n; i++) {
         double v = x[i];
         ref[i] = 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
     }
     dr_gelu_forward(out, x, n);
-    expect_close("gelu", out, ref, n, 2e-6);
+    tu_expect_close("gelu", out, ref, n, 2e-6);
     for (long i = 0; i < n; i++) ref[i] = x[i] / (1.0 + exp(-(double)x[i])) * y[i];
     dr_swiglu_forward(out, x, y, n);
-    expect_close("swiglu", out, ref, n, 2e-6);
+    tu_expect_close("swiglu", out, ref, n, 2e-6);
     /* element-wise helpers, in place */
     memcpy(out, y, sizeof(float) * (size_t)n);
     dr_add_inplace(out, x, n);
     for (long i = 0; i < n; i++) ref[i] = (double)y[i] + x[i];
-    expect_close("add_inplace", out, ref, n, 1e-7);
+    tu_expect_close("add_inplace", out, ref, n, 1e-7);
     dr_scale_inplace(out, -0.25f, n);
     for (long i = 0; i < n; i++) ref[i] *= -0.25;
-    expect_close("scale_inplace", out, ref, n, 1e-7);
+    tu_expect_close("scale_inplace", out, ref, n, 1e-7);
     free(x), free(y), free(out), free(ref);
 }
 
@@ -284,8 +273,8 @@ static void test_swiglu_mlp_forward(void **state) {
     }
     dr_swiglu_mlp_acts acts = {gate, up, h};
     dr_swiglu_mlp_forward(out, &acts, x, wg, wu, wd, N, C, H);
-    expect_close("swiglu_mlp", out, ref, N * C, gemm_tol(H));
-    expect_close("swiglu_mlp saved h", h, href, N * H, gemm_tol(C));
+    tu_expect_close("swiglu_mlp", out, ref, N * C, gemm_tol(H));
+    tu_expect_close("swiglu_mlp saved h", h, href, N * H, gemm_tol(C));
     free(x), free(wg), free(wu), free(wd), free(out), free(gate), free(up), free(h), free(ref), free(href);
 }
 
@@ -314,7 +303,7 @@ static void test_softmax_xent_forward(void **state) {
     assert_int_equal(nv, valid);
     assert_true(isfinite(loss));
     assert_true(fabs(loss - lsum / valid) <= 1e-5 * fabs(lsum / valid));
-    expect_close("softmax probs", probs, pref, N * V, 1e-6);
+    tu_expect_close("softmax probs", probs, pref, N * V, 1e-6);
     /* in place: probs aliasing logits gives the same loss and probabilities */
     float loss2 = dr_softmax_xent_forward(logits, logits, targets, N, V, &nv);
     assert_true(loss2 == loss);
@@ -338,7 +327,7 @@ static void test_film_and_timestep(void **state) {
             for (int c = 0; c < C; c++)
                 ref[(b * T + t) * C + c] = x[(b * T + t) * C + c] * (1.0 + ss[b * 2 * C + c]) + ss[b * 2 * C + C + c];
     dr_film_forward(out, x, ss, B, T, C);
-    expect_close("film", out, ref, B * T * C, 1e-6);
+    tu_expect_close("film", out, ref, B * T * C, 1e-6);
     free(x), free(ss), free(out), free(ref);
 
     float t[4] = {0.0f, 1.0f, 17.5f, 999.0f};
@@ -352,7 +341,7 @@ static void test_film_and_timestep(void **state) {
                 eref[n * dim + i] = cos(t[n] * f), eref[n * dim + h + i] = sin(t[n] * f);
             }
         dr_timestep_embedding(emb, t, 4, dim, 10000.0f);
-        expect_close("timestep embedding", emb, eref, 4 * dim, 1e-6);
+        tu_expect_close("timestep embedding", emb, eref, 4 * dim, 1e-6);
         free(emb), free(eref);
     }
 }

@@ -100,3 +100,15 @@ double tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const float *analytic,
     }
     return worst;
 }
+
+void tu_expect_close(const char *what, const float *got, const double *want, long n, double tol) {
+    double scale = 1.0, worst = 0.0;
+    long at = 0;
+    for (long i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (!(d <= worst)) worst = d, at = i;
+    }
+    if (!(worst / scale <= tol))
+        fail_msg("%s: error %g at [%ld] (got %g, want %g) > tol %g", what, worst / scale, at, got[at], want[at], tol);
+}

@@ -16,6 +16,9 @@ void tu_tmpdir(char *buf, size_t size, const char *tag);
 /* Max |a - b| over n values, and relative error max|a-b| / max(1e-6, max|b|). */
 double tu_max_abs_diff(const float *a, const float *b, long n);
 double tu_rel_err(const float *a, const float *b, long n);
+/* Fails the test unless max |got - want| / max(1, max |want|) <= tol (want in double
+ * precision, from a naive reference); names `what` and the worst element. */
+void tu_expect_close(const char *what, const float *got, const double *want, long n, double tol);
 /* Naive reference products in double precision, row-major, for kernel tests. */
 void tu_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                  const float *B, int ldb, float beta, float *C, int ldc);

@@ -120,19 +120,22 @@ int dr_llama_lora_backward(dr_llama_lora *l, dr_err *err) {
     return DR_OK;
 }
 
-static char *lora_config_json(const dr_llama_lora *l) {
+/* The adapter options as JSON; checkpoints also record whether the embedding and head train,
+ * which --resume must match. */
+static char *lora_config_json(const dr_llama_lora *l, bool with_train_embeddings) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddNumberToObject(o, "rank", l->opts.rank);
     cJSON_AddNumberToObject(o, "alpha", l->opts.alpha);
     cJSON_AddBoolToObject(o, "mlp", l->opts.mlp);
+    if (with_train_embeddings) cJSON_AddBoolToObject(o, "train_embeddings", l->opts.train_embeddings);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
 }
 
 int dr_llama_lora_save(const dr_llama_lora *l, const char *path, dr_err *err) {
-    char *json = lora_config_json(l);
+    char *json = lora_config_json(l, false);
     if (!json) return dr_err_set(err, DR_ENOMEM, "%s: out of memory", path);
     int rc = dr_params_save(&l->params, path, "llm-lora", json, err);
     free(json);
@@ -143,7 +146,7 @@ int dr_llama_lora_load(dr_llama_lora *l, const char *path, dr_err *err) {
     char *kind = NULL, *json = NULL;
     int rc = dr_model_file_info(path, &kind, &json, err);
     if (rc) return rc;
-    char *want = lora_config_json(l);
+    char *want = lora_config_json(l, false);
     if (!kind || strcmp(kind, "llm-lora"))
         rc = dr_err_set(err, DR_EFORMAT, "%s: not a LoRA adapter file (kind \"%s\")", path, kind ? kind : "");
     else if (!want || !json || strcmp(want, json))
@@ -253,18 +256,6 @@ static void trained_copy(dr_llama_lora *l, dr_params *t, bool to_set) {
         }
 }
 
-static char *ckpt_config_json(const dr_llama_lora *l) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "rank", l->opts.rank);
-    cJSON_AddNumberToObject(o, "alpha", l->opts.alpha);
-    cJSON_AddBoolToObject(o, "mlp", l->opts.mlp);
-    cJSON_AddBoolToObject(o, "train_embeddings", l->opts.train_embeddings);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
-
 int dr_llama_lora_save_checkpoint(dr_llama_lora *l, const char *path, long step, const char *state_json,
                                   dr_err *err) {
     if (!l->params.m && dr_params_alloc_optim(&l->params)) /* a checkpoint before the first step */
@@ -282,7 +273,7 @@ int dr_llama_lora_save_checkpoint(dr_llama_lora *l, const char *path, long step,
     dr_params t;
     if ((rc = trained_set(l, &t, err)) != DR_OK) return rc;
     trained_copy(l, &t, true);
-    char *config = ckpt_config_json(l);
+    char *config = lora_config_json(l, true);
     rc = config ? dr_params_save_checkpoint(&t, path, CKPT_KIND, config, step, state_json ? state_json : "{}", err)
                 : dr_err_set(err, DR_ENOMEM, "lora checkpoint: out of memory");
     free(config);
@@ -305,7 +296,7 @@ int dr_llama_lora_load_checkpoint(dr_llama_lora *l, dr_llama *m, const char *pat
     free(kind);
     /* the run's options must be the checkpoint's */
     if (!rc && (rc = dr_llama_load(m, base, err)) == DR_OK && (rc = dr_llama_lora_init(l, m, opts, 0, err)) == DR_OK) {
-        char *want = ckpt_config_json(l);
+        char *want = lora_config_json(l, true);
         if (!want || !json || strcmp(want, json))
             rc = dr_err_set(err, DR_EFORMAT, "%s: LoRA options %s differ from this run's %s", path, json ? json : "?",
                             want ? want : "?");

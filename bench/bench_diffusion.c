@@ -14,22 +14,14 @@
 #include "models/pose_diffusion.h"
 #include "nn/optim.h"
 
+#include "util.h"
+
 /* CPU time of the calling thread: on a shared machine, with DIRECTOR_THREADS=1, this is what
  * the step costs unloaded (wall time also counts the other processes' turns). */
 static double thread_cpu(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int main(int argc, char **argv) {
@@ -123,11 +115,11 @@ int main(int argc, char **argv) {
         }
     }
     printf("medians of %d runs           wall ms   main-thread CPU ms\n", REPS);
-    printf("train step, batch %d:         %8.1f   %8.1f\n", B, 1e3 * median(t_train, REPS), 1e3 * median(c_train, REPS));
-    printf("sample (DDIM %d steps to t %d), guidance 1/1: %8.1f   %8.1f\n", o.steps, o.t_min, 1e3 * median(t_s1, REPS),
-           1e3 * median(c_s1, REPS));
-    printf("sample (DDIM %d steps to t %d), guidance 1/2: %8.1f   %8.1f\n", o.steps, o.t_min, 1e3 * median(t_s2, REPS),
-           1e3 * median(c_s2, REPS));
+    printf("train step, batch %d:         %8.1f   %8.1f\n", B, 1e3 * bench_median(t_train, REPS), 1e3 * bench_median(c_train, REPS));
+    printf("sample (DDIM %d steps to t %d), guidance 1/1: %8.1f   %8.1f\n", o.steps, o.t_min, 1e3 * bench_median(t_s1, REPS),
+           1e3 * bench_median(c_s1, REPS));
+    printf("sample (DDIM %d steps to t %d), guidance 1/2: %8.1f   %8.1f\n", o.steps, o.t_min, 1e3 * bench_median(t_s2, REPS),
+           1e3 * bench_median(c_s2, REPS));
     free(x0);
     free(mask);
     free(kf);

@@ -19,14 +19,11 @@
 #include "core/rng.h"
 #include "nn/nn.h"
 
+#include "util.h"
+
 enum { SAMPLES = 9 };
 
 typedef void (*work_fn)(void *ctx);
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* CPU seconds of the calling thread: unlike wall time it does not count the slices that
  * other jobs on a shared machine take, so single-thread figures measured with it are the
@@ -52,7 +49,7 @@ static double time_median(work_fn fn, void *ctx, double *best, double (*clock)(v
         for (int r = 0; r < reps; r++) fn(ctx);
         s[i] = (clock() - a) / reps;
     }
-    qsort(s, SAMPLES, sizeof s[0], cmp_double);
+    qsort(s, SAMPLES, sizeof s[0], bench_cmp_double);
     if (best) *best = s[0];
     return s[SAMPLES / 2];
 }

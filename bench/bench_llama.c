@@ -21,15 +21,7 @@
 #include "models/llama.h"
 #include "nn/optim.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "util.h"
 
 static void cpu_model(char *buf, size_t size) {
     snprintf(buf, size, "unknown");
@@ -120,7 +112,7 @@ int main(int argc, char **argv) {
         dr_adamw_step(&m.params, 1e-3f, s + 2, &opt);
         if (s >= 0) times[s] = dr_now() - t0, cpu[s] = cpu_now() - c0;
     }
-    double step = median(times, steps), step_cpu = median(cpu, steps);
+    double step = bench_median(times, steps), step_cpu = bench_median(cpu, steps);
     printf("train step (B %d x T %d, forward + backward + AdamW): %.3f s wall -> %.0f tokens/s; %.3f s CPU -> %.0f "
            "tokens/s per CPU-second (medians of %d, loss %.3f)\n",
            B, T, step, B * T / step, step_cpu, B * T / step_cpu, steps, loss);
@@ -133,7 +125,7 @@ int main(int argc, char **argv) {
         if (s >= 0) times[s] = dr_now() - t0, cpu[s] = cpu_now() - c0;
     }
     printf("one block forward + backward (B %d x T %d, dim %d): %.1f ms wall, %.1f ms CPU (medians of %d)\n", B, T,
-           c.dim, 1e3 * median(times, steps), 1e3 * median(cpu, steps), steps);
+           c.dim, 1e3 * bench_median(times, steps), 1e3 * bench_median(cpu, steps), steps);
 
     /* ---- greedy decoding: batch 1 (the peer's figure), then 8 sequences in lockstep
      * (n samples of one prompt), which read every weight once for 8 tokens ---- */
@@ -157,7 +149,7 @@ int main(int argc, char **argv) {
             }
             times[rep] = dr_now() - t0, cpu[rep] = cpu_now() - c0;
         }
-        double dt = median(times, steps), dt_cpu = median(cpu, steps);
+        double dt = bench_median(times, steps), dt_cpu = bench_median(cpu, steps);
         printf("greedy decode (batch %d, KV cache, %d steps): %.1f us/step wall -> %.0f tokens/s; %.1f us/step CPU "
                "-> %.0f tokens/s per CPU-second\n",
                nb, decode, 1e6 * dt / decode, nb * decode / dt, 1e6 * dt_cpu / decode, nb * decode / dt_cpu);
@@ -179,7 +171,7 @@ int main(int argc, char **argv) {
             if (dr_llama_generate_pose(&dm, prompt, 16, nb, &greedy, 1, codes, &err)) return fail(&err);
             times[rep] = dr_now() - t0, cpu[rep] = cpu_now() - c0;
         }
-        double dt = median(times, steps), dt_cpu = median(cpu, steps);
+        double dt = bench_median(times, steps), dt_cpu = bench_median(cpu, steps);
         const int n_tok = nb * dr_llama_pose_slots(&dc);
         printf("constrained pose generation (%d sample%s x %d tokens, 18-token prefill included): %.1f ms wall -> "
                "%.0f tokens/s; %.1f ms CPU -> %.0f tokens/s per CPU-second\n",

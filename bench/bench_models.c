@@ -45,18 +45,7 @@
 #include "render/pose_draw.h"
 #include "render/preview.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double s[256];
-    if (n > 256) n = 256;
-    memcpy(s, v, sizeof(double) * (size_t)n);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
+#include "util.h"
 
 /* CPU seconds of every thread of the process: unlike wall time it leaves out the slices
  * other jobs take on a shared machine (but counts spinning at barriers). */
@@ -84,8 +73,9 @@ static void timer_stop(timer *t) {
     t->n++;
 }
 
-static void timer_print(const timer *t, const char *key) {
-    printf("%s.wall_s %.6f\n%s.cpu_s %.6f\n%s.samples %d\n", key, median(t->wall, t->n), key, median(t->cpu, t->n),
+/* Prints the medians; sorts the samples (the last use of a timer). */
+static void timer_print(timer *t, const char *key) {
+    printf("%s.wall_s %.6f\n%s.cpu_s %.6f\n%s.samples %d\n", key, bench_median(t->wall, t->n), key, bench_median(t->cpu, t->n),
            key, t->n);
 }
 
@@ -243,26 +233,6 @@ static int bench_llm(int steps, int decode) {
 
 /* ------------------------------------------------------------------ RVQ-VAE */
 
-/* Body-like random key frames: a skeleton at a random place and size, jittered, moving. */
-static void make_keyframes(dr_pose *p, int clips, uint64_t seed) {
-    static const float base[DR_NUM_KEYPOINTS][2] = {
-        {0, -0.35f},    {0, 0},       {-0.35f, 0}, {-0.4f, 0.45f}, {-0.4f, 0.85f},   {0.35f, 0},
-        {0.4f, 0.45f},  {0.4f, 0.85f}, {-0.2f, 1}, {-0.2f, 1.5f},  {-0.2f, 2},       {0.2f, 1},
-        {0.2f, 1.5f},   {0.2f, 2},    {-0.08f, -0.42f}, {0.08f, -0.42f}, {-0.16f, -0.38f}, {0.16f, -0.38f}};
-    for (int c = 0; c < clips; c++) {
-        dr_rng rng = dr_rng_fork(seed, (uint64_t)c);
-        float cx = dr_rng_range(&rng, 150, 360), cy = dr_rng_range(&rng, 90, 150), s = dr_rng_range(&rng, 40, 75);
-        for (int t = 0; t < DR_NUM_KEYFRAMES; t++)
-            for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
-                dr_keypoint *k = &p[(size_t)c * DR_NUM_KEYFRAMES + t].kp[j];
-                k->x = cx + s * base[j][0] + 4.0f * dr_rng_normal(&rng) + 2.0f * (float)t;
-                k->y = cy + s * base[j][1] + 4.0f * dr_rng_normal(&rng);
-                k->c = j >= 16 && dr_rng_uniform(&rng) < 0.3f ? 0.0f : 0.9f;
-                if (k->c == 0.0f) k->x = k->y = 0.0f;
-            }
-    }
-}
-
 static double rvq_step_flops(const dr_rvq_config *c, int B) {
     const double N = (double)B * c->num_keyframes, C = c->channels, io = DR_POSE_DIM + DR_NUM_KEYPOINTS;
     const double blocks = DR_RVQ_NUM_BLOCKS * (2 * N * C * 2 * C + 2 * N * C * C);
@@ -281,7 +251,7 @@ static int bench_rvq(int steps) {
     dr_rvq *m;
     if (dr_rvq_create(&m, &cfg, 1, &err)) return fail("rvq", &err);
     dr_pose *poses = malloc(sizeof(dr_pose) * B * DR_NUM_KEYFRAMES);
-    make_keyframes(poses, B, 1);
+    bench_keyframes(poses, B, 1);
     dr_rvq_train_opts o = dr_rvq_default_train_opts();
     printf("rvq.config {\"depth\": %d, \"codebook\": %d, \"dim\": %d, \"channels\": %d, \"keyframes\": %d, "
            "\"batch\": %d, \"io\": %d, \"dilations\": [1, 2, 4], \"quantizer_dropout\": %g, \"ema_decay\": %g, "
@@ -531,7 +501,7 @@ static int bench_e2e(const char *models, const char *work, const char *prompt, i
         fclose(f);
         sync_s[i] = dr_now() - t0;
     }
-    printf("e2e.fsync_file_s %.6f\n", median(sync_s, 32));
+    printf("e2e.fsync_file_s %.6f\n", bench_median(sync_s, 32));
 
     snprintf(path, sizeof path, "%s/out", work);
     t0 = dr_now(), c0 = cpu_now();

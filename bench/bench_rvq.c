@@ -15,12 +15,9 @@
 #include "core/rng.h"
 #include "models/rvq.h"
 
-enum { SAMPLES = 7, BATCH = 256 };
+#include "util.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+enum { SAMPLES = 7, BATCH = 256 };
 
 /* Process CPU seconds: with one thread, the time the benchmark really ran, which does not
  * count time spent descheduled on a shared machine. */
@@ -46,26 +43,6 @@ static void print_cpu(void) {
     printf("CPU: %s, %d threads\n", model, dr_get_threads());
 }
 
-/* Random but body-like key frames: a skeleton at a random place and size with jittered joints. */
-static void make_poses(dr_pose *p, int clips, uint64_t seed) {
-    static const float base[DR_NUM_KEYPOINTS][2] = {
-        {0, -0.35f}, {0, 0},      {-0.35f, 0}, {-0.4f, 0.45f}, {-0.4f, 0.85f}, {0.35f, 0},
-        {0.4f, 0.45f}, {0.4f, 0.85f}, {-0.2f, 1}, {-0.2f, 1.5f}, {-0.2f, 2},   {0.2f, 1},
-        {0.2f, 1.5f}, {0.2f, 2},   {-0.08f, -0.42f}, {0.08f, -0.42f}, {-0.16f, -0.38f}, {0.16f, -0.38f}};
-    for (int c = 0; c < clips; c++) {
-        dr_rng rng = dr_rng_fork(seed, (uint64_t)c);
-        float cx = dr_rng_range(&rng, 150, 360), cy = dr_rng_range(&rng, 90, 150), s = dr_rng_range(&rng, 40, 75);
-        for (int t = 0; t < DR_NUM_KEYFRAMES; t++)
-            for (int j = 0; j < DR_NUM_KEYPOINTS; j++) {
-                dr_keypoint *k = &p[(size_t)c * DR_NUM_KEYFRAMES + t].kp[j];
-                k->x = cx + s * base[j][0] + 4.0f * dr_rng_normal(&rng) + 2.0f * (float)t;
-                k->y = cy + s * base[j][1] + 4.0f * dr_rng_normal(&rng);
-                k->c = j >= 16 && dr_rng_uniform(&rng) < 0.3f ? 0.0f : 0.9f;
-                if (k->c == 0.0f) k->x = k->y = 0.0f;
-            }
-    }
-}
-
 int main(int argc, char **argv) {
     const char *env = getenv("DR_BENCH_THREADS");
     dr_set_threads(env ? atoi(env) : 2);
@@ -74,7 +51,7 @@ int main(int argc, char **argv) {
     dr_rvq *m;
     const int T = DR_NUM_KEYFRAMES;
     dr_pose *poses = malloc(sizeof(dr_pose) * BATCH * T), *out = malloc(sizeof(dr_pose) * BATCH * T);
-    make_poses(poses, BATCH, 1);
+    bench_keyframes(poses, BATCH, 1);
     dr_rvq_train_opts o = dr_rvq_default_train_opts();
     dr_rvq_stats st;
     dr_rng rng;
@@ -120,7 +97,7 @@ int main(int argc, char **argv) {
         cstep[i] = cpu_now() - c0;
     }
     double *all[6] = {enc, dec, step, cenc, cdec, cstep};
-    for (int i = 0; i < 6; i++) qsort(all[i], SAMPLES, sizeof(double), cmp_double);
+    for (int i = 0; i < 6; i++) qsort(all[i], SAMPLES, sizeof(double), bench_cmp_double);
     const double frames = (double)BATCH * T;
     double load[3] = {0, 0, 0};
     FILE *lf = fopen("/proc/loadavg", "r");

@@ -15,30 +15,6 @@
 static char dir[1024];
 static const int codebook = 16, depth = 6;
 
-/* A small RVQ trained for a few steps on the dataset (so its codebooks are seeded). */
-static void make_rvq(const char *data, const char *path) {
-    dr_err err;
-    dr_dataset ds;
-    assert_int_equal(dr_dataset_open(&ds, data, "train", &err), DR_OK);
-    dr_rvq_config cfg = dr_rvq_default_config();
-    cfg.codebook_size = codebook, cfg.depth = depth, cfg.dim = 16, cfg.channels = 32;
-    dr_rvq *m;
-    assert_int_equal(dr_rvq_create(&m, &cfg, 1, &err), DR_OK);
-    const int B = ds.num_clips < 16 ? ds.num_clips : 16, F = cfg.num_keyframes;
-    dr_pose *kf = malloc(sizeof(dr_pose) * (size_t)B * F);
-    for (int i = 0; i < B; i++) dr_rvq_keyframes_of_clip(dr_dataset_clip(&ds, i), kf + (long)i * F);
-    dr_rvq_train_opts o = dr_rvq_default_train_opts();
-    dr_rng rng;
-    dr_rng_seed(&rng, 1);
-    dr_rvq_stats st;
-    for (long s = 1; s <= 3; s++)
-        assert_int_equal(dr_rvq_train_step(m, kf, B, ds.width, ds.height, &o, s, &rng, &st, &err), DR_OK);
-    assert_int_equal(dr_rvq_save(m, path, &err), DR_OK);
-    free(kf);
-    dr_rvq_free(m);
-    dr_dataset_close(&ds);
-}
-
 static int setup(void **state) {
     (void)state;
     tu_tmpdir(dir, sizeof dir, "cli-llm");
@@ -49,7 +25,7 @@ static int setup(void **state) {
     char data[1100], rvq[1100];
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(rvq, sizeof rvq, "%s/rvq.safetensors", dir);
-    make_rvq(data, rvq);
+    tu_make_rvq(data, depth, codebook, 3, rvq);
     return 0;
 }
 

@@ -652,27 +652,9 @@ static void test_cli_train_init_hf(void **state) {
     assert_int_equal(tu_system("'%s' data synth --clips 24 --seed 3 --out '%s/data' --quiet", bin, dir), 0);
     /* a small RVQ (6 x 16 codes), a few steps so that its codebooks are seeded */
     dr_err err = {0};
-    dr_dataset ds;
-    snprintf(path, sizeof path, "%s/data", dir);
-    assert_int_equal(dr_dataset_open(&ds, path, "train", &err), DR_OK);
-    dr_rvq_config rc = dr_rvq_default_config();
-    rc.codebook_size = 16, rc.depth = 6, rc.dim = 16, rc.channels = 32;
-    dr_rvq *rvq;
-    assert_int_equal(dr_rvq_create(&rvq, &rc, 1, &err), DR_OK);
-    const int nb = ds.num_clips < 16 ? ds.num_clips : 16, F = rc.num_keyframes;
-    dr_pose *kf = malloc(sizeof(dr_pose) * (size_t)nb * F);
-    for (int i = 0; i < nb; i++) dr_rvq_keyframes_of_clip(dr_dataset_clip(&ds, i), kf + (long)i * F);
-    dr_rvq_train_opts ro = dr_rvq_default_train_opts();
-    dr_rng rng;
-    dr_rng_seed(&rng, 1);
-    dr_rvq_stats st;
-    for (long s = 1; s <= 2; s++)
-        assert_int_equal(dr_rvq_train_step(rvq, kf, nb, ds.width, ds.height, &ro, s, &rng, &st, &err), DR_OK);
+    snprintf(hf, sizeof hf, "%s/data", dir);
     snprintf(path, sizeof path, "%s/rvq.safetensors", dir);
-    assert_int_equal(dr_rvq_save(rvq, path, &err), DR_OK);
-    free(kf);
-    dr_rvq_free(rvq);
-    dr_dataset_close(&ds);
+    tu_make_rvq(hf, 6, 16, 2, path);
 
     snprintf(hf, sizeof hf, "%s/hf", dir);
     assert_int_equal(dr_mkdir_p(hf, &err), DR_OK);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "models/rvq.h"
+#include "pose/dataset.h"
 
 void tu_tmpdir(char *buf, size_t size, const char *tag) {
     char base[1024];
@@ -111,4 +113,28 @@ void tu_expect_close(const char *what, const float *got, const double *want, lon
     }
     if (!(worst / scale <= tol))
         fail_msg("%s: error %g at [%ld] (got %g, want %g) > tol %g", what, worst / scale, at, got[at], want[at], tol);
+}
+
+void tu_make_rvq(const char *data_dir, int depth, int codebook, int steps, const char *path) {
+    dr_err err = {0};
+    dr_dataset ds;
+    if (dr_dataset_open(&ds, data_dir, "train", &err)) fail_msg("%s", err.msg);
+    dr_rvq_config cfg = dr_rvq_default_config();
+    cfg.codebook_size = codebook, cfg.depth = depth, cfg.dim = 16, cfg.channels = 32;
+    dr_rvq *m;
+    assert_int_equal(dr_rvq_create(&m, &cfg, 1, &err), DR_OK);
+    const int B = ds.num_clips < 16 ? ds.num_clips : 16, F = cfg.num_keyframes;
+    dr_pose *kf = malloc(sizeof(dr_pose) * (size_t)B * F);
+    assert_non_null(kf);
+    for (int i = 0; i < B; i++) dr_rvq_keyframes_of_clip(dr_dataset_clip(&ds, i), kf + (long)i * F);
+    dr_rvq_train_opts o = dr_rvq_default_train_opts();
+    dr_rng rng;
+    dr_rng_seed(&rng, 1);
+    dr_rvq_stats st;
+    for (long s = 1; s <= steps; s++)
+        assert_int_equal(dr_rvq_train_step(m, kf, B, ds.width, ds.height, &o, s, &rng, &st, &err), DR_OK);
+    assert_int_equal(dr_rvq_save(m, path, &err), DR_OK);
+    free(kf);
+    dr_rvq_free(m);
+    dr_dataset_close(&ds);
 }

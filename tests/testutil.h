@@ -26,6 +26,10 @@ void tu_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, con
 float *tu_randn(dr_rng *rng, long n, float std);
 /* Run a shell command (for CLI tests); returns the exit status. */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A small RVQ (latent 16, 32 channels, depth x codebook codes) trained `steps` steps on the
+ * first 16 train clips of the dataset at data_dir, so that its codebooks are seeded; saved
+ * to path. For tests that need pose tokens without training a real tokenizer. */
+void tu_make_rvq(const char *data_dir, int depth, int codebook, int steps, const char *path);
 /* Path of the director binary under test (from the DIRECTOR_BIN environment variable). */
 const char *tu_director_bin(void);
 

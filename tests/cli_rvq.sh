@@ -33,6 +33,24 @@ grep -q '"director-pose-sequence"' "$T/poses.json" || fail "decoded poses format
 "$BIN" rvq eval --data "$T/data" --split val --model "$T/a.safetensors" > "$T/eval.txt" || fail "eval"
 grep -q "levels  error_px" "$T/eval.txt" || fail "eval output"
 [ "$(grep -c 'perplexity' "$T/eval.txt")" -eq 1 ] || fail "eval perplexity table"
+# a beam search when encoding: the same tables; a beam of 0 is refused
+"$BIN" rvq eval --data "$T/data" --split val --model "$T/a.safetensors" --beam 8 > "$T/evalb.txt" || fail "eval --beam"
+grep -q "levels  error_px" "$T/evalb.txt" || fail "eval --beam output"
+"$BIN" rvq encode "$T/data" --split test --clip 0 --model "$T/a.safetensors" --beam 8 --out "$T/tokb.json" || fail "encode --beam"
+if "$BIN" rvq eval --data "$T/data" --split val --model "$T/a.safetensors" --beam 0 > /dev/null 2> "$T/err.txt"; then
+    fail "--beam 0 accepted"
+fi
+# the rate-distortion reference of the data, and the model beside it
+"$BIN" rvq bound --data "$T/data" --model "$T/a.safetensors" > "$T/bound.txt" || fail "bound"
+grep -q "windows of 1 key frame with all 18 keypoints present" "$T/bound.txt" || fail "bound header: $(cat "$T/bound.txt")"
+[ "$(grep -c '^ *[0-9]* *[0-9]* *[0-9.]* *[0-9.]*$' "$T/bound.txt")" -eq 10 ] || fail "bound table: $(cat "$T/bound.txt")"
+grep -q "on the [0-9]* complete key frames: rms [0-9.]* px/joint" "$T/bound.txt" || fail "bound: no model line"
+"$BIN" rvq bound --data "$T/data" --window 2 > "$T/bound2.txt" || fail "bound --window 2"
+if "$BIN" rvq bound --data "$T/data" --window 21 > /dev/null 2> "$T/err.txt"; then fail "--window 21 accepted"; fi
+if "$BIN" rvq bound --data "$T/data" --window 20 --clips 1 > /dev/null 2> "$T/err.txt"; then
+    fail "a covariance from at most one window accepted"
+fi
+grep -q "too few" "$T/err.txt" || fail "too-few-windows message: $(cat "$T/err.txt")"
 # against the clean twin (same seed, no detector jitter): the noise level and the clean errors
 "$BIN" data synth --clips 40 --seed 5 --detector-noise 0 --out "$T/clean" --quiet || fail "clean twin"
 cmp -s "$T/data/val.jsonl" "$T/clean/val.jsonl" || fail "the clean twin has other clips"

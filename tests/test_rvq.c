@@ -390,6 +390,141 @@ static void test_tokens_round_trip_and_validation(void **state) {
     free(clips);
 }
 
+/* Which decoded key frames a token reaches: causal padding, key frames t..t+7 only (a
+ * prefix decodes the same whatever follows); centred ("same"), t-4..t+3, both sides. The
+ * setting survives a save and load, and an unknown padding in a file is refused. */
+static void test_padding_window(void **state) {
+    (void)state;
+    dr_pose *clips = synth_clips(41, 8);
+    char dir[512], path[600];
+    tu_tmpdir(dir, sizeof dir, "rvq_padding");
+    dr_err err = {0};
+    for (int causal = 0; causal <= 1; causal++) {
+        dr_rvq_config cfg = tiny_config();
+        cfg.causal = causal;
+        dr_rvq *m, *m2;
+        assert_int_equal(dr_rvq_create(&m, &cfg, 3, &err), DR_OK);
+        train(m, clips, 8, 8, 5, 1, 6);
+        snprintf(path, sizeof path, "%s/rvq%d.safetensors", dir, causal);
+        assert_int_equal(dr_rvq_save(m, path, &err), DR_OK);
+        assert_int_equal(dr_rvq_load(&m2, path, &err), DR_OK);
+        assert_int_equal(dr_rvq_get_config(m2)->causal, causal);
+        int tok[T * 4];
+        dr_pose a[T], b[T];
+        assert_int_equal(dr_rvq_encode(m2, clips, 1, W, H, tok, &err), DR_OK);
+        assert_int_equal(dr_rvq_decode(m2, tok, 1, cfg.depth, W, H, a, &err), DR_OK);
+        for (int l = 0; l < cfg.depth; l++) tok[10 * cfg.depth + l] = (tok[10 * cfg.depth + l] + 7) % cfg.codebook_size;
+        assert_int_equal(dr_rvq_decode(m2, tok, 1, cfg.depth, W, H, b, &err), DR_OK);
+        const int lo = causal ? 10 : 6, hi = causal ? 17 : 13;
+        int changed_before = 0;
+        for (int t = 0; t < T; t++) {
+            bool same_pose = !memcmp(&a[t], &b[t], sizeof a[t]);
+            if (t < lo || t > hi) {
+                if (!same_pose) fail_msg("padding %s: token of key frame 10 changed key frame %d", causal ? "causal" : "same", t);
+            } else if (t < 10 && !same_pose) {
+                changed_before++;
+            }
+        }
+        assert_true(memcmp(&a[10], &b[10], sizeof a[10]) != 0);
+        assert_int_equal(changed_before > 0, !causal);
+        dr_rvq_free(m);
+        dr_rvq_free(m2);
+    }
+    /* a file whose config names another padding */
+    dr_params other;
+    dr_params_init(&other);
+    dr_params_add1(&other, "w", false, 4);
+    dr_params_alloc(&other);
+    snprintf(path, sizeof path, "%s/reflect.safetensors", dir);
+    assert_int_equal(dr_params_save(&other, path, "rvq",
+                                    "{\"depth\":2,\"codebook_size\":4,\"dim\":4,\"channels\":4,\"num_keyframes\":20,"
+                                    "\"padding\":\"reflect\"}",
+                                    &err),
+                     DR_OK);
+    dr_params_free(&other);
+    dr_rvq *m3 = NULL;
+    assert_true(dr_rvq_load(&m3, path, &err) < 0);
+    assert_null(m3);
+    if (!strstr(err.msg, "padding") || !strstr(err.msg, path)) fail_msg("bad padding message: %s", err.msg);
+    free(clips);
+}
+
+/* The quantizer's beam search against brute force on a tiny model: beam 1 is the level-by-
+ * level nearest code (computed here naively), and a beam of K^(depth-1) finds the code sum
+ * nearest to each latent among all K^depth, which no other choice beats. */
+static void test_beam_search(void **state) {
+    (void)state;
+    dr_rvq_config cfg = {.depth = 3, .codebook_size = 5, .dim = 3, .channels = 4, .num_keyframes = T, .causal = true};
+    dr_rvq *m;
+    dr_err err = {0};
+    assert_int_equal(dr_rvq_create(&m, &cfg, 1, &err), DR_OK);
+    const int L = cfg.depth, K = cfg.codebook_size, D = cfg.dim, N = 400;
+    float z[400 * 3];
+    int tok[400 * 3];
+    assert_int_equal(dr_rvq_quantize_latents(m, z, 1, 1, tok, &err), DR_EINVAL); /* untrained */
+    dr_params *p = dr_rvq_params(m);
+    dr_rng rng;
+    dr_rng_seed(&rng, 12);
+    float *cb[3];
+    for (int l = 0; l < L; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "quantizer.%d.codebook", l);
+        cb[l] = dr_params_get(p, name);
+        /* shrinking levels, as trained residual codebooks are */
+        dr_rng_fill_normal(&rng, cb[l], (long)K * D, 0.0f, 1.0f / (float)(1 << l));
+        snprintf(name, sizeof name, "quantizer.%d.ema_count", l);
+        dr_params_fill(p, name, 1.0f);
+    }
+    dr_rng_fill_normal(&rng, z, (long)N * D, 0.0f, 1.2f);
+    assert_int_equal(dr_rvq_quantize_latents(m, z, N, 0, tok, &err), DR_EINVAL);
+    int greedy_worse = 0;
+    for (int beam = 1; beam <= 25; beam += 24) {
+        assert_int_equal(dr_rvq_quantize_latents(m, z, N, beam, tok, &err), DR_OK);
+        for (int n = 0; n < N; n++) {
+            const float *zn = z + (size_t)n * D;
+            double best = INFINITY, got = 0;
+            int best_path[3] = {0}, greedy[3];
+            /* level-by-level nearest code */
+            double r[3] = {zn[0], zn[1], zn[2]};
+            for (int l = 0; l < L; l++) {
+                double bd = INFINITY;
+                for (int k = 0; k < K; k++) {
+                    double dd = 0;
+                    for (int d = 0; d < D; d++) dd += (r[d] - cb[l][k * D + d]) * (r[d] - cb[l][k * D + d]);
+                    if (dd < bd) bd = dd, greedy[l] = k;
+                }
+                for (int d = 0; d < D; d++) r[d] -= cb[l][greedy[l] * D + d];
+            }
+            /* every code combination */
+            for (int c = 0; c < K * K * K; c++) {
+                int path[3] = {c % K, (c / K) % K, c / (K * K)};
+                double dd = 0;
+                for (int d = 0; d < D; d++) {
+                    double e = zn[d];
+                    for (int l = 0; l < L; l++) e -= cb[l][path[l] * D + d];
+                    dd += e * e;
+                }
+                if (dd < best) best = dd, memcpy(best_path, path, sizeof path);
+            }
+            for (int d = 0; d < D; d++) {
+                double e = zn[d];
+                for (int l = 0; l < L; l++) e -= cb[l][tok[n * L + l] * D + d];
+                got += e * e;
+            }
+            if (beam == 1) {
+                for (int l = 0; l < L; l++)
+                    if (tok[n * L + l] != greedy[l]) fail_msg("row %d level %d: beam 1 %d, greedy %d", n, l, tok[n * L + l], greedy[l]);
+                greedy_worse += got > best + 1e-6;
+            } else if (got > best + 1e-5) {
+                fail_msg("row %d: beam %d found %.6f, the best sum is %.6f", n, beam, got, best);
+            }
+        }
+    }
+    print_message("greedy search missed the nearest code sum on %d of %d latents\n", greedy_worse, N);
+    assert_true(greedy_worse > 0); /* the case is not trivial: greedy is not already optimal */
+    dr_rvq_free(m);
+}
+
 static void test_determinism_and_resume(void **state) {
     (void)state;
     dr_pose *clips = synth_clips(31, 32);
@@ -433,6 +568,8 @@ int main(void) {
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_tokens_round_trip_and_validation),
         cmocka_unit_test(test_determinism_and_resume),
+        cmocka_unit_test(test_padding_window),
+        cmocka_unit_test(test_beam_search),
         cmocka_unit_test(test_training_learns_and_depth_helps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

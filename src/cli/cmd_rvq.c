@@ -1,6 +1,7 @@
 /* cmd_rvq.c - `director train rvq` and `director rvq encode|decode|eval`: the pose tokenizer
  * from the command line (model: src/models/rvq.h). */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "eval/rate_distortion.h"
 #include "models/rvq.h"
 #include "nn/optim.h"
 #include "pose/dataset.h"
@@ -105,10 +107,14 @@ static void train_usage(FILE *f) {
             "  --presence X         presence BCE weight (default 0.1)\n"
             "  --ema-decay X        codebook EMA decay (default 0.99)\n"
             "  --dead X             EMA count below which a code is re-seeded (default 0.5)\n"
+            "  --padding P          causal (key frame t sees frames <= t) or same (centred window;\n"
+            "                       default)\n"
             "  --qdropout X         probability of training a clip with random 1..depth levels (default 0.5)\n"
             "  --no-mirror          no random left/right mirroring of clips\n"
             "  --seed N             seed of initialisation, batches and augmentation (default 1)\n"
             "  --resume CKPT        continue from a checkpoint\n"
+            "  --init MODEL         start from a trained model's weights and codebooks (a new run:\n"
+            "                       fresh optimizer and schedule; its architecture, not the options')\n"
             "  --ckpt-every N       steps between checkpoints (default 500)\n"
             "  --eval-every N       steps between validations (default 250)\n"
             "  --val-clips N        validation clips (default 1024; 0 = all)\n"
@@ -117,7 +123,7 @@ static void train_usage(FILE *f) {
 }
 
 typedef struct train_args {
-    const char *data, *out, *resume;
+    const char *data, *out, *resume, *init;
     dr_rvq_config cfg;
     dr_rvq_train_opts opts;
     long steps, batch, warmup, ckpt_every, eval_every, val_clips, threads;
@@ -168,12 +174,20 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         if (!strcmp(o, "--data")) { NEED_VALUE; a->data = v; continue; }
         if (!strcmp(o, "--out")) { NEED_VALUE; a->out = v; continue; }
         if (!strcmp(o, "--resume")) { NEED_VALUE; a->resume = v; continue; }
+        if (!strcmp(o, "--init")) { NEED_VALUE; a->init = v; continue; }
         if (!strcmp(o, "--seed")) {
             NEED_VALUE;
             if (!cli_parse_u64(cmd, o, v, &a->seed)) return CLI_EXIT_USAGE;
             continue;
         }
         if (!strcmp(o, "--no-mirror")) { a->mirror = false; continue; }
+        if (!strcmp(o, "--padding")) {
+            NEED_VALUE;
+            if (strcmp(v, "causal") && strcmp(v, "same"))
+                return cli_usage_error(cmd, "--padding must be causal or same, not '%s'", v);
+            a->cfg.causal = !strcmp(v, "causal");
+            continue;
+        }
         if (!strcmp(o, "--quiet")) { a->quiet = true; continue; }
         LONG_OPT("--depth", 1, DR_RVQ_MAX_DEPTH, a->cfg.depth)
         LONG_OPT("--codes", 2, 65536, a->cfg.codebook_size)
@@ -200,6 +214,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
     }
     if (!a->data) return cli_usage_error(cmd, "--data DIR is required");
     if (!a->out) return cli_usage_error(cmd, "--out MODEL.safetensors is required");
+    if (a->resume && a->init) return cli_usage_error(cmd, "--resume and --init exclude each other");
     return CLI_EXIT_OK;
 }
 
@@ -242,6 +257,9 @@ int dr_cmd_train_rvq(int argc, char **argv) {
         if (start_step >= a.steps) {
             fprintf(stderr, "train rvq: checkpoint is at step %ld of %ld; saving the model\n", start_step, a.steps);
         }
+    } else if (a.init) {
+        if (dr_rvq_load(&m, a.init, &err)) goto fail;
+        a.cfg = *dr_rvq_get_config(m);
     } else if (dr_rvq_create(&m, &a.cfg, a.seed, &err)) {
         goto fail;
     }
@@ -256,9 +274,9 @@ int dr_cmd_train_rvq(int argc, char **argv) {
     }
     if (!a.quiet)
         fprintf(stderr,
-                "train rvq: %d train / %d val clips, depth %d x %d codes, dim %d, channels %d, %ld weights, "
+                "train rvq: %d train / %d val clips, depth %d x %d codes, dim %d, channels %d, %s padding, %ld weights, "
                 "batch %d, %ld steps, lr %g, seed %llu, %d threads\n",
-                train.num_clips, val.num_clips, a.cfg.depth, a.cfg.codebook_size, a.cfg.dim, a.cfg.channels,
+                train.num_clips, val.num_clips, a.cfg.depth, a.cfg.codebook_size, a.cfg.dim, a.cfg.channels, a.cfg.causal ? "causal" : "same",
                 dr_rvq_num_weights(m), B, a.steps, (double)a.opts.lr, a.seed, dr_get_threads());
     dr_progress prog;
     dr_progress_begin(&prog, "train rvq", start_step, a.steps, a.quiet);
@@ -340,9 +358,11 @@ fail:
 
 static void rvq_usage(FILE *f) {
     fprintf(f,
-            "usage: director rvq encode IN --model M --out TOKENS.json [--split S] [--clip I] [--start F]\n"
+            "usage: director rvq encode IN --model M --out TOKENS.json [--split S] [--clip I] [--start F] [--beam N]\n"
             "       director rvq decode TOKENS.json --model M --out POSES.json [--levels N] [--width W] [--height H]\n"
             "       director rvq eval --model M (--data DIR [--split test] [--clips N] [--clean DIR] | --input IN [--stride F])\n"
+            "                         [--beam N]\n"
+            "       director rvq bound --data DIR [--split train] [--clips N] [--window W] [--model M [--beam N]]\n"
             "\n"
             "  encode  the 20 key frames of a clip -> 20 x depth pose tokens. IN is any pose input\n"
             "          (director pose sequence, OpenPose JSON, BVH, a dataset folder with --split/--clip).\n"
@@ -356,13 +376,22 @@ static void rvq_usage(FILE *f) {
             "          a long pose input (windows start every --stride frames, default 200).\n"
             "          --clean DIR: the same dataset made without detector noise (director data synth\n"
             "          --detector-noise 0, same seed and clip count); the reconstructions of the noisy\n"
-            "          key frames are then also measured against the clean ones, beside the noise itself.\n");
+            "          key frames are then also measured against the clean ones, beside the noise itself.\n"
+            "\n"
+            "  bound   what the data allows: the Gaussian rate-distortion reference of key-frame poses\n"
+            "          (eval/rate_distortion.h) at 9 .. 108 bits per key frame, from the covariance of\n"
+            "          windows of W consecutive key frames (default 1) with every keypoint present,\n"
+            "          and the bits per key frame it needs for a given error. With --model, the\n"
+            "          tokenizer's error on the same complete key frames, for comparison.\n"
+            "\n"
+            "  --beam N  encode with a beam search N wide over the levels (default 1: level by level,\n"
+            "            as in training); a wider beam finds code sums nearer the encoder's latent.\n");
 }
 
 /* Simple "--opt value" parsing shared by the rvq subcommands. */
 typedef struct sub_opts {
     const char *input, *model, *out, *data, *split, *in_path, *clean;
-    long clip, start, levels, width, height, clips, stride;
+    long clip, start, levels, width, height, clips, stride, beam, window;
 } sub_opts;
 
 static int parse_sub(const char *cmd, int argc, char **argv, bool want_positional, sub_opts *o) {
@@ -391,12 +420,15 @@ static int parse_sub(const char *cmd, int argc, char **argv, bool want_positiona
         else if (!strcmp(a, "--clips")) num = &o->clips;
         else if (!strcmp(a, "--stride")) num = &o->stride, lo = 1;
         else if (!strcmp(a, "--levels")) num = &o->levels, lo = 1, hi = DR_RVQ_MAX_DEPTH;
+        else if (!strcmp(a, "--beam")) num = &o->beam, lo = 1, hi = 4096;
+        else if (!strcmp(a, "--window")) num = &o->window, lo = 1, hi = DR_NUM_KEYFRAMES;
         else if (!strcmp(a, "--width")) num = &o->width, lo = 16, hi = 16384;
         else if (!strcmp(a, "--height")) num = &o->height, lo = 16, hi = 16384;
         else return cli_usage_error(cmd, "unknown option '%s'", a);
         if (num && !cli_parse_long(cmd, a, v, lo, hi, num)) return CLI_EXIT_USAGE;
     }
-    if (!o->model) return cli_usage_error(cmd, "--model M is required");
+    if (!o->model && strcmp(cmd, "rvq bound")) return cli_usage_error(cmd, "--model M is required");
+    if (!o->beam) o->beam = 1;
     return CLI_EXIT_OK;
 }
 
@@ -420,7 +452,10 @@ static int rvq_encode(int argc, char **argv) {
     if (!o.out) return cli_usage_error(cmd, "--out TOKENS.json is required");
     dr_err err = {0};
     dr_rvq *m;
-    if (dr_rvq_load(&m, o.model, &err)) return cli_fail_err(cmd, &err);
+    if (dr_rvq_load(&m, o.model, &err) || dr_rvq_set_beam(m, (int)o.beam, &err)) {
+        dr_rvq_free(m);
+        return cli_fail_err(cmd, &err);
+    }
     dr_pose_seq seq;
     if ((rc = read_poses(cmd, o.input, &o, &seq))) {
         dr_rvq_free(m);
@@ -518,7 +553,10 @@ static int rvq_eval(int argc, char **argv) {
     if (o.clean && !o.data) return cli_usage_error(cmd, "--clean DIR goes with --data DIR");
     dr_err err = {0};
     dr_rvq *m;
-    if (dr_rvq_load(&m, o.model, &err)) return cli_fail_err(cmd, &err);
+    if (dr_rvq_load(&m, o.model, &err) || dr_rvq_set_beam(m, (int)o.beam, &err)) {
+        dr_rvq_free(m);
+        return cli_fail_err(cmd, &err);
+    }
     dr_rvq_eval ev;
     char what[4200];
     double t0 = dr_now();
@@ -558,6 +596,118 @@ static int rvq_eval(int argc, char **argv) {
     return rc;
 }
 
+/* director rvq bound: the rate-distortion reference of a dataset's key-frame poses. Only
+ * windows whose key frames have every keypoint present enter the covariance (a missing
+ * keypoint has no position to code); errors are reported per joint as the root mean
+ * squared distance and, for an isotropic Gaussian error, the mean distance (0.886 x RMS),
+ * which is what `rvq eval` reports. */
+static int rvq_bound(int argc, char **argv) {
+    const char *cmd = "rvq bound";
+    sub_opts o = {0};
+    int rc = parse_sub(cmd, argc, argv, false, &o);
+    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+    if (!o.data) return cli_usage_error(cmd, "--data DIR is required");
+    const int W = o.window ? (int)o.window : 1, J = DR_NUM_KEYPOINTS, T = DR_NUM_KEYFRAMES;
+    const char *split = o.split ? o.split : "train";
+    const double mean_of_rms = sqrt(M_PI) / 2; /* E|e| / sqrt(E|e|^2) for a 2D isotropic Gaussian */
+    dr_dataset ds;
+    if ((rc = open_split(cmd, &ds, o.data, split))) return rc;
+    dr_err err = {0};
+    dr_rvq *m = NULL;
+    dr_rd_source src;
+    double *vec = malloc(sizeof(double) * 2 * J * W), *eig = malloc(sizeof(double) * 2 * J * W);
+    dr_pose *kf = malloc(sizeof(dr_pose) * T * 2);
+    int *tok = malloc(sizeof(int) * T * DR_RVQ_MAX_DEPTH);
+    if (!vec || !eig || !kf || !tok) {
+        dr_err_set(&err, DR_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (dr_rd_init(&src, 2 * J * W, &err)) goto fail;
+    if (o.model && (dr_rvq_load(&m, o.model, &err) || dr_rvq_set_beam(m, (int)o.beam, &err))) goto fail_src;
+    const int n = o.clips > 0 && o.clips < ds.num_clips ? (int)o.clips : ds.num_clips;
+    long windows = 0, model_frames = 0;
+    double model_sq = 0, model_dist = 0;
+    for (int c = 0; c < n; c++) {
+        dataset_keyframes(&ds, c, 1, kf);
+        bool full[DR_NUM_KEYFRAMES];
+        for (int t = 0; t < T; t++) {
+            full[t] = true;
+            for (int j = 0; j < J; j++) full[t] = full[t] && kf[t].kp[j].c > 0;
+        }
+        for (int s0 = 0; s0 + W <= T; s0 += W) {
+            bool ok = true;
+            for (int t = s0; t < s0 + W; t++) ok = ok && full[t];
+            if (!ok) continue;
+            for (int t = 0; t < W; t++)
+                for (int j = 0; j < J; j++) {
+                    vec[(t * J + j) * 2] = kf[s0 + t].kp[j].x;
+                    vec[(t * J + j) * 2 + 1] = kf[s0 + t].kp[j].y;
+                }
+            dr_rd_add(&src, vec);
+            windows++;
+        }
+        if (m) {
+            dr_pose *dec = kf + T;
+            if (dr_rvq_encode(m, kf, 1, ds.width, ds.height, tok, &err) ||
+                dr_rvq_decode(m, tok, 1, dr_rvq_depth(m), ds.width, ds.height, dec, &err)) {
+                dr_err_prefix(&err, "%s/%s clip %d", o.data, split, c);
+                goto fail_src;
+            }
+            for (int t = 0; t < T; t++) {
+                if (!full[t]) continue;
+                for (int j = 0; j < J; j++) {
+                    double ex = dec[t].kp[j].x - kf[t].kp[j].x, ey = dec[t].kp[j].y - kf[t].kp[j].y;
+                    model_sq += ex * ex + ey * ey;
+                    model_dist += sqrt(ex * ex + ey * ey);
+                }
+                model_frames++;
+            }
+        }
+    }
+    if (dr_rd_spectrum(&src, eig, &err)) {
+        dr_err_prefix(&err, "%s/%s: %ld windows of %d complete key frames", o.data, split, windows, W);
+        goto fail_src;
+    }
+    const int dim = 2 * J * W;
+    printf("rate-distortion reference, %s/%s: %ld windows of %d key frame%s with all %d keypoints present "
+           "(%d clips)\n",
+           o.data, split, windows, W, W > 1 ? "s" : "", J, n);
+    printf("  spectrum, sqrt of the largest eigenvalues (px):");
+    for (int i = 0; i < 10 && i < dim; i++) printf(" %.1f", sqrt(eig[i]));
+    printf("\n  bits/key frame  (levels of 9 bits)  rms_px/joint  mean_px/joint\n");
+    static const int levels[] = {1, 2, 3, 4, 5, 6, 8, 10, 12, 16};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        const double bits = 9.0 * levels[i];
+        const double rms = sqrt(dr_rd_distortion(eig, dim, bits * W) / (J * W));
+        printf("  %14.0f  %19d  %12.3f  %13.3f\n", bits, levels[i], rms, rms * mean_of_rms);
+    }
+    printf("  bits per key frame needed for a mean per-joint error of");
+    static const double targets[] = {4.0, 2.0, 1.0, 0.5};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        const double rms = targets[i] / mean_of_rms;
+        printf("%s %.1f px: %.0f", i ? "," : "", targets[i], dr_rd_rate(eig, dim, rms * rms * J * W) / W);
+    }
+    printf("\n");
+    if (m)
+        printf("  %s (depth %d x %d codes, beam %d) on the %ld complete key frames: rms %.3f px/joint, mean %.3f "
+               "px/joint\n",
+               o.model, dr_rvq_depth(m), dr_rvq_codebook_size(m), dr_rvq_beam(m), model_frames,
+               model_frames ? sqrt(model_sq / ((double)model_frames * J)) : 0.0,
+               model_frames ? model_dist / ((double)model_frames * J) : 0.0);
+    dr_rd_free(&src);
+    dr_rvq_free(m);
+    dr_dataset_close(&ds);
+    free(vec), free(eig), free(kf), free(tok);
+    return CLI_EXIT_OK;
+fail_src:
+    dr_rd_free(&src);
+fail:
+    dr_rvq_free(m);
+    dr_dataset_close(&ds);
+    free(vec), free(eig), free(kf), free(tok);
+    return cli_fail_err(cmd, &err);
+}
+
 int dr_cmd_rvq(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         rvq_usage(argc < 2 ? stderr : stdout);
@@ -566,5 +716,6 @@ int dr_cmd_rvq(int argc, char **argv) {
     if (!strcmp(argv[1], "encode")) return rvq_encode(argc - 1, argv + 1);
     if (!strcmp(argv[1], "decode")) return rvq_decode(argc - 1, argv + 1);
     if (!strcmp(argv[1], "eval")) return rvq_eval(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bound")) return rvq_bound(argc - 1, argv + 1);
     return cli_usage_error("rvq", "unknown subcommand '%s'", argv[1]);
 }

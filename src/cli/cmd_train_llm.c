@@ -26,6 +26,7 @@ static void usage(FILE *f) {
             "data and files:\n"
             "  --data DIR            dataset folder with train and val splits (docs/DATASET.md)\n"
             "  --rvq PATH            trained pose tokenizer (default: models/rvq.safetensors)\n"
+            "  --rvq-beam N          encode the training poses with a beam search N wide (default 1)\n"
             "  --tokenizer PATH      text tokenizer (default: models/tokenizer.json)\n"
             "  --out PATH            final model (default: models/director.safetensors)\n"
             "  --checkpoint PATH     checkpoint file (default: OUT.ckpt)\n"
@@ -98,6 +99,7 @@ int dr_cmd_train_llm(int argc, char **argv) {
     long dim = 256, layers = 6, heads = 8, kv_heads = 4, ffn = 704, max_len = 256;
     dr_llm_train_opts o = dr_llm_train_default_opts();
     unsigned long long seed = 1;
+    long rvq_beam = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
@@ -139,6 +141,7 @@ int dr_cmd_train_llm(int argc, char **argv) {
             o.pose_loss_only = !strcmp(v, "pose");
         }
         LONG_OPT("--steps", 1, 100000000L, o.steps)
+        LONG_OPT("--rvq-beam", 1, 4096, rvq_beam)
         LONG_OPT("--lora", 1, 4096, lora_rank)
         FLOAT_OPT("--lora-alpha", 1e-6, 1e6, lora_alpha)
         LONG_OPT("--batch", 1, 4096, o.batch)
@@ -190,7 +193,9 @@ int dr_cmd_train_llm(int argc, char **argv) {
     int status = CLI_EXIT_FAIL;
     long start_step = 0;
     double t0 = dr_now();
-    if ((!init_hf && dr_tokenizer_load(&tok, tok_path, &err)) || dr_rvq_load(&rvq, rvq_path, &err)) goto fail;
+    if ((!init_hf && dr_tokenizer_load(&tok, tok_path, &err)) || dr_rvq_load(&rvq, rvq_path, &err) ||
+        dr_rvq_set_beam(rvq, (int)rvq_beam, &err))
+        goto fail;
     dr_llama_config cfg = dr_llama_config_director(tok ? dr_tokenizer_text_vocab_size(tok) : 0);
     cfg.dim = (int)dim, cfg.n_layers = (int)layers, cfg.n_heads = (int)heads, cfg.n_kv_heads = (int)kv_heads;
     cfg.head_dim = (int)(dim / heads), cfg.ffn_hidden = (int)ffn, cfg.max_seq_len = (int)max_len;

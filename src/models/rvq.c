@@ -17,9 +17,12 @@
  * averages of the residuals assigned to each code (Laplace-smoothed counts), and codes
  * whose average use falls below a threshold are re-seeded from the batch's residuals.
  *
- * The convolutions are causal (all padding on the left): token t depends on key frames
- * <= t and decoded pose t on tokens <= t, so a prefix of the language model's output
- * decodes to the same poses whatever follows it. */
+ * Padding is a model setting. Causal (all padding on the left): token t depends on key
+ * frames <= t and decoded pose t on tokens <= t, so a prefix of the language model's
+ * output decodes to the same poses whatever follows it. Centred ("same" padding, the
+ * 8-frame window spans about 3 key frames back and 4 ahead): each decoded pose draws on the
+ * tokens of its neighbours on both sides, which lets the 6 x 9 bits of each key frame
+ * share what neighbouring poses have in common (docs/MODELS.md measures the difference). */
 #include "models/rvq.h"
 
 #include <cjson/cJSON.h>
@@ -88,6 +91,7 @@ struct dr_rvq {
     int codebook[DR_RVQ_MAX_DEPTH], ema_count[DR_RVQ_MAX_DEPTH], ema_sum[DR_RVQ_MAX_DEPTH];
     int first_codebook_param; /* every tensor from here on is codebook state, not a weight */
     dr_adamw_config adamw;
+    int beam; /* encoding search width (dr_rvq_set_beam); 1 = greedy, as in training */
     workspace ws;
 };
 
@@ -98,7 +102,8 @@ static inline float *G(const dr_rvq *m, int idx) { return m->p.grad ? m->p.grad 
 /* configuration                                                                        */
 
 dr_rvq_config dr_rvq_default_config(void) {
-    dr_rvq_config c = {.depth = 6, .codebook_size = 512, .dim = 64, .channels = 192, .num_keyframes = DR_NUM_KEYFRAMES};
+    dr_rvq_config c = {.depth = 6, .codebook_size = 512, .dim = 64, .channels = 192, .num_keyframes = DR_NUM_KEYFRAMES,
+                      .causal = true};
     return c;
 }
 
@@ -132,9 +137,9 @@ static char *config_json(const dr_rvq_config *c) {
     char buf[512];
     snprintf(buf, sizeof buf,
              "{\"depth\":%d,\"codebook_size\":%d,\"dim\":%d,\"channels\":%d,\"num_keyframes\":%d,"
-             "\"kernel\":2,\"dilations\":[1,2,4],\"padding\":\"causal\",\"inputs\":\"coords36+mask18\","
+             "\"kernel\":2,\"dilations\":[1,2,4],\"padding\":\"%s\",\"inputs\":\"coords36+mask18\","
              "\"outputs\":\"coords36+presence_logits18\"}",
-             c->depth, c->codebook_size, c->dim, c->channels, c->num_keyframes);
+             c->depth, c->codebook_size, c->dim, c->channels, c->num_keyframes, c->causal ? "causal" : "same");
     return strdup(buf);
 }
 
@@ -154,10 +159,15 @@ static int parse_config(const char *json, const char *path, dr_rvq_config *c, dr
         }
         *dst[i] = (int)v->valuedouble;
     }
+    /* Files written before padding was a setting say "causal" (or nothing). */
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "padding");
-    if (pad && (!cJSON_IsString(pad) || strcmp(pad->valuestring, "causal"))) {
-        cJSON_Delete(root);
-        return dr_err_set(err, DR_EUNSUPPORTED, "%s: only causal padding is supported", path);
+    c->causal = true;
+    if (pad) {
+        if (cJSON_IsString(pad) && !strcmp(pad->valuestring, "same")) c->causal = false;
+        else if (!cJSON_IsString(pad) || strcmp(pad->valuestring, "causal")) {
+            cJSON_Delete(root);
+            return dr_err_set(err, DR_EUNSUPPORTED, "%s: padding must be \"causal\" or \"same\"", path);
+        }
     }
     cJSON_Delete(root);
     int rc = check_config(c, err);
@@ -211,6 +221,7 @@ static int build(dr_rvq **out, const dr_rvq_config *cfg, dr_err *err) {
     if (!m) return dr_err_set(err, DR_ENOMEM, "rvq: out of memory");
     m->cfg = *cfg;
     m->adamw = dr_adamw_default();
+    m->beam = 1;
     dr_params_init(&m->p);
     const int D = cfg->dim, K = cfg->codebook_size;
     if ((rc = declare_stack(m, &m->enc, "encoder", IO_DIM, D, err))) goto fail;
@@ -276,6 +287,13 @@ void dr_rvq_free(dr_rvq *m) {
 }
 
 int dr_rvq_depth(const dr_rvq *m) { return m->cfg.depth; }
+int dr_rvq_beam(const dr_rvq *m) { return m->beam; }
+
+int dr_rvq_set_beam(dr_rvq *m, int beam, dr_err *err) {
+    if (beam < 1 || beam > 4096) return dr_err_set(err, DR_EINVAL, "rvq: beam %d is outside [1, 4096]", beam);
+    m->beam = beam;
+    return DR_OK;
+}
 int dr_rvq_codebook_size(const dr_rvq *m) { return m->cfg.codebook_size; }
 int dr_rvq_num_keyframes(const dr_rvq *m) { return m->cfg.num_keyframes; }
 const dr_rvq_config *dr_rvq_get_config(const dr_rvq *m) { return &m->cfg; }
@@ -308,7 +326,7 @@ static int ensure_workspace(dr_rvq *m, int clips, bool training, dr_err *err) {
     size_t conv = 0;
     for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++) {
         dr_conv1d_shape s = {.B = clips, .T_in = (int)T, .IC = (int)C, .OC = (int)C, .kernel = 2, .stride = 1,
-                             .dilation = block_dilation[i], .pad = DR_PAD_CAUSAL};
+                             .dilation = block_dilation[i], .pad = m->cfg.causal ? DR_PAD_CAUSAL : DR_PAD_SAME};
         size_t f = dr_conv1d_scratch_floats(&s);
         if (f > conv) conv = f;
     }
@@ -389,7 +407,8 @@ static inline float *resid_at(const dr_rvq *m, int l) {
 
 static dr_conv1d_shape block_shape(const dr_rvq *m, int clips, int i) {
     dr_conv1d_shape s = {.B = clips, .T_in = m->cfg.num_keyframes, .IC = m->cfg.channels, .OC = m->cfg.channels,
-                         .kernel = 2, .stride = 1, .dilation = block_dilation[i], .pad = DR_PAD_CAUSAL};
+                         .kernel = 2, .stride = 1, .dilation = block_dilation[i],
+                         .pad = m->cfg.causal ? DR_PAD_CAUSAL : DR_PAD_SAME};
     return s;
 }
 
@@ -556,6 +575,116 @@ static void quantize(dr_rvq *m, int clips, dr_rng *seed_rng) {
     for (long i = 0; i < (long)N * D; i++) ws->z_q[i] = ws->z_e[i] - rl[i];
 }
 
+/* Beam search over the levels (encoding only). Greedy residual quantization picks, level by
+ * level, the code nearest to what is left, which is not the set of `depth` codes whose sum
+ * is nearest to z_e: an early choice that is slightly worse can leave a residual the later
+ * codebooks fit much better. Keeping the `beam` best partial sums at each level (scored by
+ * the exact remaining error ||z - sum||^2) finds sums at least as close in practice; beam 1
+ * is the greedy search, and a beam of K^(depth-1) is exhaustive. Rows are independent:
+ * z [N, D] -> codes [depth][N] (level-major, as ws->codes) and, when resid is given, the
+ * residuals resid_at(l) of the chosen path. scratch holds beam_scratch_floats() per thread. */
+static size_t beam_scratch_floats(const dr_rvq *m, int beam) {
+    const size_t D = (size_t)m->cfg.dim, L = (size_t)m->cfg.depth;
+    /* two residual sets, their code paths (as floats' worth of ints), costs, candidates */
+    return 2 * (size_t)beam * D + 2 * (size_t)beam * L + (size_t)beam + 3 * (size_t)beam + 16;
+}
+
+static void beam_search_row(const dr_rvq *m, const float *z, int beam, const float *const *cnorm, float *scratch,
+                            int *best_path) {
+    const int D = m->cfg.dim, K = m->cfg.codebook_size, L = m->cfg.depth;
+    float *res = scratch, *res_next = res + (size_t)beam * D;
+    int *path = (int *)(res_next + (size_t)beam * D), *path_next = path + (size_t)beam * L;
+    float *cost = (float *)(path_next + (size_t)beam * L);
+    float *cand_cost = cost + beam;
+    int *cand_parent = (int *)(cand_cost + beam), *cand_code = cand_parent + beam;
+    int live = 1;
+    memcpy(res, z, sizeof(float) * (size_t)D);
+    for (int l = 0; l < L; l++) {
+        const float *cb = P(m, m->codebook[l]);
+        int kept = 0;
+        for (int b = 0; b < live; b++) {
+            const float *r = res + (size_t)b * D;
+            float rr = 0.0f;
+            for (int d = 0; d < D; d++) rr += r[d] * r[d];
+            for (int k = 0; k < K; k++) {
+                const float *c = cb + (size_t)k * D;
+                float dot = 0.0f;
+                for (int d = 0; d < D; d++) dot += r[d] * c[d];
+                const float v = rr - 2.0f * dot + cnorm[l][k];
+                if (kept == beam && !(v < cand_cost[beam - 1])) continue;
+                /* insert into the sorted candidate list; equal costs keep the earlier one */
+                int i = kept < beam ? kept++ : beam - 1;
+                while (i > 0 && v < cand_cost[i - 1]) {
+                    cand_cost[i] = cand_cost[i - 1], cand_parent[i] = cand_parent[i - 1], cand_code[i] = cand_code[i - 1];
+                    i--;
+                }
+                cand_cost[i] = v, cand_parent[i] = b, cand_code[i] = k;
+            }
+        }
+        for (int i = 0; i < kept; i++) {
+            const float *r = res + (size_t)cand_parent[i] * D, *c = cb + (size_t)cand_code[i] * D;
+            float *rn = res_next + (size_t)i * D;
+            for (int d = 0; d < D; d++) rn[d] = r[d] - c[d];
+            memcpy(path_next + (size_t)i * L, path + (size_t)cand_parent[i] * L, sizeof(int) * (size_t)l);
+            path_next[(size_t)i * L + l] = cand_code[i];
+            cost[i] = cand_cost[i];
+        }
+        float *tf = res;
+        res = res_next, res_next = tf;
+        int *ti = path;
+        path = path_next, path_next = ti;
+        live = kept;
+    }
+    memcpy(best_path, path, sizeof(int) * (size_t)L); /* candidates are sorted: beam 0 is best */
+}
+
+int dr_rvq_quantize_latents(const dr_rvq *m, const float *z, long N, int beam, int *tokens, dr_err *err) {
+    const int D = m->cfg.dim, K = m->cfg.codebook_size, L = m->cfg.depth;
+    if (N < 0) return dr_err_set(err, DR_EINVAL, "rvq quantize: negative row count %ld", N);
+    if (beam < 1 || beam > 4096) return dr_err_set(err, DR_EINVAL, "rvq: beam %d is outside [1, 4096]", beam);
+    if (!codebooks_initialised(m)) return dr_err_set(err, DR_EINVAL, "rvq quantize: the model's codebooks are untrained");
+    const int threads = dr_get_threads();
+    const size_t per_thread = beam_scratch_floats(m, beam);
+    float *scratch = malloc(sizeof(float) * (per_thread * (size_t)threads + (size_t)L * K));
+    if (!scratch) return dr_err_set(err, DR_ENOMEM, "rvq: out of memory for a beam of %d", beam);
+    const float *cnorm[DR_RVQ_MAX_DEPTH];
+    float *norms = scratch + per_thread * (size_t)threads;
+    for (int l = 0; l < L; l++) {
+        code_norms(m, l, norms + (size_t)l * K);
+        cnorm[l] = norms + (size_t)l * K;
+    }
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+    for (long n = 0; n < N; n++)
+        beam_search_row(m, z + (size_t)n * D, beam, cnorm, scratch + per_thread * (size_t)dr_thread_index(),
+                        tokens + (size_t)n * L);
+    free(scratch);
+    return DR_OK;
+}
+
+/* Re-quantize the rows of ws->z_e with the model's beam (every row uses all levels):
+ * ws->codes, the residuals resid_at(l) and ws->z_q as quantize() leaves them. */
+static int quantize_beam(dr_rvq *m, int clips, dr_err *err) {
+    workspace *ws = &m->ws;
+    const int T = m->cfg.num_keyframes, N = clips * T, D = m->cfg.dim, L = m->cfg.depth;
+    int *paths = malloc(sizeof(int) * (size_t)N * L);
+    if (!paths) return dr_err_set(err, DR_ENOMEM, "rvq: out of memory");
+    int rc = dr_rvq_quantize_latents(m, ws->z_e, N, m->beam, paths, err);
+    for (int n = 0; !rc && n < N; n++) {
+        const float *prev = ws->z_e + (size_t)n * D;
+        for (int l = 0; l < L; l++) {
+            const int k = paths[(size_t)n * L + l];
+            ws->codes[(size_t)l * N + n] = k;
+            const float *c = P(m, m->codebook[l]) + (size_t)k * D;
+            float *r = resid_at(m, l + 1) + (size_t)n * D;
+            for (int d = 0; d < D; d++) r[d] = prev[d] - c[d];
+            prev = r;
+        }
+        for (int d = 0; d < D; d++) ws->z_q[(size_t)n * D + d] = ws->z_e[(size_t)n * D + d] - prev[d];
+    }
+    free(paths);
+    return rc;
+}
+
 /* z_q from given tokens (already validated), the first `levels` levels of each. */
 static void dequantize(dr_rvq *m, const int *tokens, int clips, int levels) {
     const int T = m->cfg.num_keyframes, N = clips * T, D = m->cfg.dim, L = m->cfg.depth;
@@ -587,6 +716,7 @@ int dr_rvq_encode(dr_rvq *m, const dr_pose *keyframes, int B, int width, int hei
         stack_forward(m, &m->enc, &m->ws.enc, m->ws.x, m->ws.z_e, nb);
         for (int b = 0; b < nb; b++) m->ws.levels[b] = L;
         quantize(m, nb, NULL);
+        if (m->beam > 1 && (rc = quantize_beam(m, nb, err))) return rc;
         int *out = tokens + (size_t)b0 * T * L;
         for (int n = 0; n < N; n++)
             for (int l = 0; l < L; l++) out[(size_t)n * L + l] = m->ws.codes[(size_t)l * N + n];
@@ -883,6 +1013,7 @@ int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, const dr_pose *refere
         stack_forward(m, &m->enc, &ws->enc, ws->x, ws->z_e, nb);
         for (int b = 0; b < nb; b++) ws->levels[b] = L;
         quantize(m, nb, NULL);
+        if (m->beam > 1 && (rc = quantize_beam(m, nb, err))) return rc;
         for (int l = 0; l < L; l++)
             for (int n = 0; n < N; n++) ev->code_counts[(size_t)l * ev->codebook_size + ws->codes[(size_t)l * N + n]]++;
         for (int n = 0; n < N; n++)

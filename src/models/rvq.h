@@ -2,8 +2,8 @@
  *
  * The language model never sees coordinates: it reads and writes pose tokens. This module
  * turns the 20 key frames of a clip (frames 0, 10, ..., 190) into one latent vector per
- * key frame with a causal stack of dilated 1D convolutions (kernel 2, dilations 1, 2, 4:
- * receptive field 8 key frames), quantizes each latent with a cascade of `depth` codebooks
+ * key frame with a stack of dilated 1D convolutions (kernel 2, dilations 1, 2, 4:
+ * receptive field 8 key frames, causal or centred), quantizes each latent with a cascade of `depth` codebooks
  * (each one quantizing the residual left by the ones before), and decodes the summed codes
  * with a mirror stack into 36 normalized coordinates plus 18 presence logits, so a decoded
  * pose says which keypoints are absent. Decoding with the first `levels` codebooks only
@@ -46,6 +46,15 @@ int dr_rvq_encode(dr_rvq *m, const dr_pose *keyframes, int B, int width, int hei
  * A token outside [0, codebook_size) is refused with DR_ERANGE naming its position. */
 int dr_rvq_decode(dr_rvq *m, const int *tokens, int B, int levels, int width, int height, dr_pose *keyframes,
                   dr_err *err);
+/* Search width of encoding (dr_rvq_encode, dr_rvq_eval_batch): 1 (the default, and what
+ * training uses) picks the nearest code level by level; a wider beam keeps that many
+ * partial code sums per level and returns the one nearest to the encoder's latent, which
+ * decodes closer to the input (docs/MODELS.md measures it). Decoding is unchanged. */
+int dr_rvq_set_beam(dr_rvq *m, int beam, dr_err *err);
+int dr_rvq_beam(const dr_rvq *m);
+/* The quantizer alone: N latent vectors z [N, dim] -> tokens [N, depth] by a beam search
+ * `beam` wide (1 = level by level), each row's code sum the nearest found to it. */
+int dr_rvq_quantize_latents(const dr_rvq *m, const float *z, long N, int beam, int *tokens, dr_err *err);
 
 /* ---- building and training ---- */
 
@@ -55,6 +64,7 @@ typedef struct dr_rvq_config {
     int dim;            /* latent / code vector size */
     int channels;       /* width of the convolution stacks */
     int num_keyframes;  /* 20 */
+    bool causal;        /* convolutions see only earlier key frames (true) or both sides */
 } dr_rvq_config;
 
 dr_rvq_config dr_rvq_default_config(void);

@@ -1,5 +1,5 @@
-/* bench_rvq - speed of the residual VQ-VAE pose tokenizer: encode and decode throughput
- * (key frames per second) and the time of one training step at batch 256 clips.
+/* bench_rvq - speed of the residual VQ-VAE pose tokenizer: encode (greedy and with a beam of
+ * 8) and decode throughput (key frames per second) and the time of one training step at batch 256 clips.
  *
  *   build/bench_rvq [MODEL.safetensors]   (default: a fresh model of the default size,
  *                                          codebooks seeded by one training step)
@@ -72,7 +72,8 @@ int main(int argc, char **argv) {
     printf("model: depth %d x %d codes, dim %d, channels %d, %ld weights\n", cfg->depth, cfg->codebook_size, cfg->dim,
            cfg->channels, dr_rvq_num_weights(m));
     int *tokens = malloc(sizeof(int) * BATCH * T * (size_t)cfg->depth);
-    double enc[SAMPLES], dec[SAMPLES], step[SAMPLES], cenc[SAMPLES], cdec[SAMPLES], cstep[SAMPLES];
+    double enc[SAMPLES], dec[SAMPLES], beam[SAMPLES], step[SAMPLES], cenc[SAMPLES], cdec[SAMPLES], cbeam[SAMPLES],
+        cstep[SAMPLES];
     dr_rvq_encode(m, poses, BATCH, 512, 320, tokens, &err); /* warm-up */
     for (int i = 0; i < SAMPLES; i++) {
         double t0 = dr_now(), c0 = cpu_now();
@@ -85,6 +86,14 @@ int main(int argc, char **argv) {
         cenc[i] = c1 - c0;
         cdec[i] = c2 - c1;
     }
+    if (dr_rvq_set_beam(m, 8, &err)) return 1;
+    for (int i = 0; i < SAMPLES; i++) {
+        double t0 = dr_now(), c0 = cpu_now();
+        if (dr_rvq_encode(m, poses, BATCH, 512, 320, tokens, &err)) return 1;
+        beam[i] = dr_now() - t0;
+        cbeam[i] = cpu_now() - c0;
+    }
+    if (dr_rvq_set_beam(m, 1, &err)) return 1;
     /* training steps at a tiny learning rate so the model stays as it is */
     o.lr = 1e-9f;
     for (int i = 0; i < SAMPLES; i++) {
@@ -96,8 +105,8 @@ int main(int argc, char **argv) {
         step[i] = dr_now() - t0;
         cstep[i] = cpu_now() - c0;
     }
-    double *all[6] = {enc, dec, step, cenc, cdec, cstep};
-    for (int i = 0; i < 6; i++) qsort(all[i], SAMPLES, sizeof(double), bench_cmp_double);
+    double *all[8] = {enc, dec, beam, step, cenc, cdec, cbeam, cstep};
+    for (int i = 0; i < 8; i++) qsort(all[i], SAMPLES, sizeof(double), bench_cmp_double);
     const double frames = (double)BATCH * T;
     double load[3] = {0, 0, 0};
     FILE *lf = fopen("/proc/loadavg", "r");
@@ -107,11 +116,11 @@ int main(int argc, char **argv) {
     }
     printf("load average %.2f %.2f %.2f; medians of %d; CPU time = process CPU seconds (all threads)\n", load[0],
            load[1], load[2], SAMPLES);
-    const char *what[3] = {"encode", "decode (all levels)", "train step"};
-    for (int i = 0; i < 3; i++)
+    const char *what[4] = {"encode", "decode (all levels)", "encode, beam 8", "train step"};
+    for (int i = 0; i < 4; i++)
         printf("%-20s batch %d clips: wall %8.1f ms (%8.0f key frames/s)  CPU %8.1f ms (%8.0f key frames/CPU-s)\n",
-               what[i], BATCH, 1e3 * all[i][SAMPLES / 2], frames / all[i][SAMPLES / 2], 1e3 * all[i + 3][SAMPLES / 2],
-               frames / all[i + 3][SAMPLES / 2]);
+               what[i], BATCH, 1e3 * all[i][SAMPLES / 2], frames / all[i][SAMPLES / 2], 1e3 * all[i + 4][SAMPLES / 2],
+               frames / all[i + 4][SAMPLES / 2]);
     free(tokens);
     free(poses);
     free(out);

@@ -577,87 +577,102 @@ static void quantize(dr_rvq *m, int clips, dr_rng *seed_rng) {
 
 /* Beam search over the levels (encoding only). Greedy residual quantization picks, level by
  * level, the code nearest to what is left, which is not the set of `depth` codes whose sum
- * is nearest to z_e: an early choice that is slightly worse can leave a residual the later
+ * is nearest to z: an early choice that is slightly worse can leave a residual the later
  * codebooks fit much better. Keeping the `beam` best partial sums at each level (scored by
  * the exact remaining error ||z - sum||^2) finds sums at least as close in practice; beam 1
- * is the greedy search, and a beam of K^(depth-1) is exhaustive. Rows are independent:
- * z [N, D] -> codes [depth][N] (level-major, as ws->codes) and, when resid is given, the
- * residuals resid_at(l) of the chosen path. scratch holds beam_scratch_floats() per thread. */
-static size_t beam_scratch_floats(const dr_rvq *m, int beam) {
-    const size_t D = (size_t)m->cfg.dim, L = (size_t)m->cfg.depth;
-    /* two residual sets, their code paths (as floats' worth of ints), costs, candidates */
-    return 2 * (size_t)beam * D + 2 * (size_t)beam * L + (size_t)beam + 3 * (size_t)beam + 16;
-}
+ * is the greedy search, and a beam of K^(depth-1) is exhaustive. Rows go in blocks: at each
+ * level every live residual of the block is scored against every code in one GEMM
+ * (||r - c||^2 = ||r||^2 - 2 r.c + ||c||^2), then each row keeps its `beam` best children. */
+enum { BEAM_BLOCK_ROWS = 128 };
 
-static void beam_search_row(const dr_rvq *m, const float *z, int beam, const float *const *cnorm, float *scratch,
-                            int *best_path) {
-    const int D = m->cfg.dim, K = m->cfg.codebook_size, L = m->cfg.depth;
-    float *res = scratch, *res_next = res + (size_t)beam * D;
-    int *path = (int *)(res_next + (size_t)beam * D), *path_next = path + (size_t)beam * L;
-    float *cost = (float *)(path_next + (size_t)beam * L);
-    float *cand_cost = cost + beam;
-    int *cand_parent = (int *)(cand_cost + beam), *cand_code = cand_parent + beam;
-    int live = 1;
-    memcpy(res, z, sizeof(float) * (size_t)D);
-    for (int l = 0; l < L; l++) {
-        const float *cb = P(m, m->codebook[l]);
-        int kept = 0;
-        for (int b = 0; b < live; b++) {
-            const float *r = res + (size_t)b * D;
-            float rr = 0.0f;
-            for (int d = 0; d < D; d++) rr += r[d] * r[d];
-            for (int k = 0; k < K; k++) {
-                const float *c = cb + (size_t)k * D;
-                float dot = 0.0f;
-                for (int d = 0; d < D; d++) dot += r[d] * c[d];
-                const float v = rr - 2.0f * dot + cnorm[l][k];
-                if (kept == beam && !(v < cand_cost[beam - 1])) continue;
-                /* insert into the sorted candidate list; equal costs keep the earlier one */
-                int i = kept < beam ? kept++ : beam - 1;
-                while (i > 0 && v < cand_cost[i - 1]) {
-                    cand_cost[i] = cand_cost[i - 1], cand_parent[i] = cand_parent[i - 1], cand_code[i] = cand_code[i - 1];
-                    i--;
-                }
-                cand_cost[i] = v, cand_parent[i] = b, cand_code[i] = k;
+typedef struct beam_block {
+    float *res, *res_next; /* [rows][beam][D] residuals of the live partial sums */
+    int *path, *path_next; /* [rows][beam][L] their codes */
+    float *scores;         /* [rows * live][K] -2 r.c */
+    float *cand_cost;      /* [rows][beam] */
+    int *cand_parent, *cand_code;
+} beam_block;
+
+/* Row r's `beam` best children of its `live` partial sums at level l, sorted by cost
+ * (equal costs keep the earlier parent, then the lower code). */
+static int beam_select(const dr_rvq *m, const beam_block *bb, int r, int live, int beam, int l, const float *cnorm) {
+    const int D = m->cfg.dim, K = m->cfg.codebook_size;
+    float *cost = bb->cand_cost + (size_t)r * beam;
+    int *parent = bb->cand_parent + (size_t)r * beam, *code = bb->cand_code + (size_t)r * beam;
+    int kept = 0;
+    for (int b = 0; b < live; b++) {
+        const float *res = bb->res + ((size_t)r * beam + b) * D;
+        const float *sc = bb->scores + ((size_t)r * live + b) * K;
+        float rr = 0.0f;
+        for (int d = 0; d < D; d++) rr += res[d] * res[d];
+        for (int k = 0; k < K; k++) {
+            const float v = rr + sc[k] + cnorm[k];
+            if (kept == beam && !(v < cost[beam - 1])) continue;
+            int i = kept < beam ? kept++ : beam - 1;
+            while (i > 0 && v < cost[i - 1]) {
+                cost[i] = cost[i - 1], parent[i] = parent[i - 1], code[i] = code[i - 1];
+                i--;
             }
+            cost[i] = v, parent[i] = b, code[i] = k;
         }
-        for (int i = 0; i < kept; i++) {
-            const float *r = res + (size_t)cand_parent[i] * D, *c = cb + (size_t)cand_code[i] * D;
-            float *rn = res_next + (size_t)i * D;
-            for (int d = 0; d < D; d++) rn[d] = r[d] - c[d];
-            memcpy(path_next + (size_t)i * L, path + (size_t)cand_parent[i] * L, sizeof(int) * (size_t)l);
-            path_next[(size_t)i * L + l] = cand_code[i];
-            cost[i] = cand_cost[i];
-        }
-        float *tf = res;
-        res = res_next, res_next = tf;
-        int *ti = path;
-        path = path_next, path_next = ti;
-        live = kept;
     }
-    memcpy(best_path, path, sizeof(int) * (size_t)L); /* candidates are sorted: beam 0 is best */
+    const float *cb = P(m, m->codebook[l]);
+    const int L = m->cfg.depth;
+    for (int i = 0; i < kept; i++) {
+        const float *res = bb->res + ((size_t)r * beam + parent[i]) * D, *c = cb + (size_t)code[i] * D;
+        float *rn = bb->res_next + ((size_t)r * beam + i) * D;
+        for (int d = 0; d < D; d++) rn[d] = res[d] - c[d];
+        int *pn = bb->path_next + ((size_t)r * beam + i) * L;
+        memcpy(pn, bb->path + ((size_t)r * beam + parent[i]) * L, sizeof(int) * (size_t)l);
+        pn[l] = code[i];
+    }
+    return kept;
 }
 
 int dr_rvq_quantize_latents(const dr_rvq *m, const float *z, long N, int beam, int *tokens, dr_err *err) {
-    const int D = m->cfg.dim, K = m->cfg.codebook_size, L = m->cfg.depth;
+    const int D = m->cfg.dim, K = m->cfg.codebook_size, L = m->cfg.depth, RB = BEAM_BLOCK_ROWS;
     if (N < 0) return dr_err_set(err, DR_EINVAL, "rvq quantize: negative row count %ld", N);
     if (beam < 1 || beam > 4096) return dr_err_set(err, DR_EINVAL, "rvq: beam %d is outside [1, 4096]", beam);
     if (!codebooks_initialised(m)) return dr_err_set(err, DR_EINVAL, "rvq quantize: the model's codebooks are untrained");
-    const int threads = dr_get_threads();
-    const size_t per_thread = beam_scratch_floats(m, beam);
-    float *scratch = malloc(sizeof(float) * (per_thread * (size_t)threads + (size_t)L * K));
-    if (!scratch) return dr_err_set(err, DR_ENOMEM, "rvq: out of memory for a beam of %d", beam);
-    const float *cnorm[DR_RVQ_MAX_DEPTH];
-    float *norms = scratch + per_thread * (size_t)threads;
-    for (int l = 0; l < L; l++) {
-        code_norms(m, l, norms + (size_t)l * K);
-        cnorm[l] = norms + (size_t)l * K;
+    const size_t rbd = (size_t)RB * beam * D, rbl = (size_t)RB * beam * L, rbk = (size_t)RB * beam * K;
+    float *fl = malloc(sizeof(float) * (2 * rbd + rbk + (size_t)RB * beam + (size_t)L * K));
+    int *in = malloc(sizeof(int) * (2 * rbl + 2 * (size_t)RB * beam));
+    if (!fl || !in) {
+        free(fl), free(in);
+        return dr_err_set(err, DR_ENOMEM, "rvq: out of memory for a beam of %d", beam);
     }
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
-    for (long n = 0; n < N; n++)
-        beam_search_row(m, z + (size_t)n * D, beam, cnorm, scratch + per_thread * (size_t)dr_thread_index(),
-                        tokens + (size_t)n * L);
-    free(scratch);
+    beam_block bb = {.res = fl, .res_next = fl + rbd, .scores = fl + 2 * rbd, .cand_cost = fl + 2 * rbd + rbk,
+                     .path = in, .path_next = in + rbl, .cand_parent = in + 2 * rbl,
+                     .cand_code = in + 2 * rbl + (size_t)RB * beam};
+    float *cnorm = bb.cand_cost + (size_t)RB * beam;
+    for (int l = 0; l < L; l++) code_norms(m, l, cnorm + (size_t)l * K);
+    for (long r0 = 0; r0 < N; r0 += RB) {
+        const int rows = N - r0 < RB ? (int)(N - r0) : RB;
+        for (int r = 0; r < rows; r++) memcpy(bb.res + (size_t)r * beam * D, z + (size_t)(r0 + r) * D, sizeof(float) * D);
+        int live = 1; /* the same for every row: min(beam, K^l) */
+        for (int l = 0; l < L; l++) {
+            /* gather the live residuals contiguously, [rows * live][D], then score all codes */
+            for (int r = 0; r < rows; r++)
+                memmove(bb.res_next + (size_t)r * live * D, bb.res + (size_t)r * beam * D,
+                        sizeof(float) * (size_t)live * D);
+            dr_sgemm(false, true, rows * live, K, D, -2.0f, bb.res_next, D, P(m, m->codebook[l]), D, 0.0f, bb.scores, K);
+            int kept = beam; /* every row keeps min(beam, live * K); the reduction includes this */
+#pragma omp parallel for schedule(static) reduction(min : kept)
+            for (int r = 0; r < rows; r++) {
+                int k = beam_select(m, &bb, r, live, beam, l, cnorm + (size_t)l * K);
+                if (k < kept) kept = k;
+            }
+            live = kept;
+            float *tf = bb.res;
+            bb.res = bb.res_next, bb.res_next = tf;
+            int *ti = bb.path;
+            bb.path = bb.path_next, bb.path_next = ti;
+        }
+        for (int r = 0; r < rows; r++) /* candidates are sorted: the first is the nearest sum */
+            memcpy(tokens + (size_t)(r0 + r) * L, bb.path + (size_t)r * beam * L, sizeof(int) * (size_t)L);
+    }
+    free(fl);
+    free(in);
     return DR_OK;
 }
 

@@ -6,6 +6,7 @@
 # usage: sh cli_rvq.sh <director-binary> <source-dir>
 set -eu
 BIN=$1
+SRC=$2
 T=$(mktemp -d "${TMPDIR:-/tmp}/cli_rvq.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -40,6 +41,15 @@ grep -q "levels  error_px" "$T/evalb.txt" || fail "eval --beam output"
 if "$BIN" rvq eval --data "$T/data" --split val --model "$T/a.safetensors" --beam 0 > /dev/null 2> "$T/err.txt"; then
     fail "--beam 0 accepted"
 fi
+# without --model, the shipped tokenizer (models/ relative to the working directory)
+(cd "$SRC" && "$BIN" rvq encode "$T/data" --split test --clip 0 --out "$T/tokd.json") || fail "encode with the default model"
+grep -q '"depth": 6' "$T/tokd.json" || fail "default model: not the shipped 6-level tokenizer"
+# --init: a new run from a trained model's weights, its architecture kept
+"$BIN" train rvq --data "$T/data" --out "$T/i.safetensors" --init "$T/a.safetensors" --steps 3 --channels 99 $SMALL ||
+    fail "train --init"
+"$BIN" rvq eval --data "$T/data" --split val --model "$T/i.safetensors" | grep -q "depth 3 x 16 codes" || fail "--init model"
+if "$BIN" train rvq --data "$T/data" --out "$T/j.safetensors" --init "$T/a.safetensors" --resume "$T/a.ckpt.safetensors" \
+    $SMALL 2> "$T/err.txt"; then fail "--init with --resume accepted"; fi
 # the rate-distortion reference of the data, and the model beside it
 "$BIN" rvq bound --data "$T/data" --model "$T/a.safetensors" > "$T/bound.txt" || fail "bound"
 grep -q "windows of 1 key frame with all 18 keypoints present" "$T/bound.txt" || fail "bound header: $(cat "$T/bound.txt")"

@@ -377,6 +377,7 @@ static void rvq_usage(FILE *f) {
             "          --clean DIR: the same dataset made without detector noise (director data synth\n"
             "          --detector-noise 0, same seed and clip count); the reconstructions of the noisy\n"
             "          key frames are then also measured against the clean ones, beside the noise itself.\n"
+            "  --model M defaults to models/rvq.safetensors (bound: no model unless given).\n"
             "\n"
             "  bound   what the data allows: the Gaussian rate-distortion reference of key-frame poses\n"
             "          (eval/rate_distortion.h) at 9 .. 108 bits per key frame, from the covariance of\n"
@@ -427,7 +428,7 @@ static int parse_sub(const char *cmd, int argc, char **argv, bool want_positiona
         else return cli_usage_error(cmd, "unknown option '%s'", a);
         if (num && !cli_parse_long(cmd, a, v, lo, hi, num)) return CLI_EXIT_USAGE;
     }
-    if (!o->model && strcmp(cmd, "rvq bound")) return cli_usage_error(cmd, "--model M is required");
+    if (!o->model && strcmp(cmd, "rvq bound")) o->model = "models/rvq.safetensors";
     if (!o->beam) o->beam = 1;
     return CLI_EXIT_OK;
 }

@@ -21,8 +21,9 @@
  * frames <= t and decoded pose t on tokens <= t, so a prefix of the language model's
  * output decodes to the same poses whatever follows it. Centred ("same" padding, the
  * 8-frame window spans about 3 key frames back and 4 ahead): each decoded pose draws on the
- * tokens of its neighbours on both sides, which lets the 6 x 9 bits of each key frame
- * share what neighbouring poses have in common (docs/MODELS.md measures the difference). */
+ * tokens of its neighbours on both sides, which could let the 6 x 9 bits of each key frame
+ * share what neighbouring poses have in common (in docs/MODELS.md's measurement it did not:
+ * causal stays the default). */
 #include "models/rvq.h"
 
 #include <cjson/cJSON.h>
@@ -287,6 +288,9 @@ void dr_rvq_free(dr_rvq *m) {
 }
 
 int dr_rvq_depth(const dr_rvq *m) { return m->cfg.depth; }
+int dr_rvq_codebook_size(const dr_rvq *m) { return m->cfg.codebook_size; }
+int dr_rvq_num_keyframes(const dr_rvq *m) { return m->cfg.num_keyframes; }
+const dr_rvq_config *dr_rvq_get_config(const dr_rvq *m) { return &m->cfg; }
 int dr_rvq_beam(const dr_rvq *m) { return m->beam; }
 
 int dr_rvq_set_beam(dr_rvq *m, int beam, dr_err *err) {
@@ -294,9 +298,6 @@ int dr_rvq_set_beam(dr_rvq *m, int beam, dr_err *err) {
     m->beam = beam;
     return DR_OK;
 }
-int dr_rvq_codebook_size(const dr_rvq *m) { return m->cfg.codebook_size; }
-int dr_rvq_num_keyframes(const dr_rvq *m) { return m->cfg.num_keyframes; }
-const dr_rvq_config *dr_rvq_get_config(const dr_rvq *m) { return &m->cfg; }
 dr_params *dr_rvq_params(dr_rvq *m) { return &m->p; }
 
 long dr_rvq_num_weights(const dr_rvq *m) {

@@ -2,6 +2,7 @@
 #include "eval/rate_distortion.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,36 +106,37 @@ static double distortion_at(const double *eig, int n, double theta) {
     return d;
 }
 
-double dr_rd_distortion(const double *eig, int n, double bits) {
+/* The water level at which f (rate_at, falling in theta, or distortion_at, rising) equals
+ * target, by bisection on log(theta) between a negligible level and the top eigenvalue. The
+ * returned level is on the side where f has not yet passed the target. */
+static double water_level(const double *eig, int n, double top, double (*f)(const double *, int, double),
+                          double target, bool rising) {
+    double lo = log(top) - 200, hi = log(top);
+    for (int it = 0; it < 200; it++) {
+        const double mid = 0.5 * (lo + hi);
+        if ((f(eig, n, exp(mid)) > target) == rising) hi = mid;
+        else lo = mid;
+    }
+    return exp(rising ? lo : hi);
+}
+
+static double top_of(const double *eig, int n) {
     double top = 0;
     for (int i = 0; i < n; i++)
         if (eig[i] > top) top = eig[i];
+    return top;
+}
+
+double dr_rd_distortion(const double *eig, int n, double bits) {
+    const double top = top_of(eig, n);
     if (top <= 0) return 0;
     if (bits <= 0) return distortion_at(eig, n, top);
-    /* rate falls as theta rises: bisect on log(theta) between a tiny level and the top */
-    double lo = log(top) - 200, hi = log(top);
-    for (int it = 0; it < 200; it++) {
-        const double mid = 0.5 * (lo + hi);
-        if (rate_at(eig, n, exp(mid)) > bits) lo = mid;
-        else hi = mid;
-    }
-    return distortion_at(eig, n, exp(hi));
+    return distortion_at(eig, n, water_level(eig, n, top, rate_at, bits, false));
 }
 
 double dr_rd_rate(const double *eig, int n, double distortion) {
-    double total = 0, top = 0;
-    for (int i = 0; i < n; i++) {
-        total += eig[i];
-        if (eig[i] > top) top = eig[i];
-    }
-    if (distortion >= total || top <= 0) return 0;
+    const double top = top_of(eig, n);
+    if (distortion >= distortion_at(eig, n, top) || top <= 0) return 0;
     if (distortion <= 0) return INFINITY;
-    /* distortion rises with theta: bisect for distortion_at(theta) = distortion */
-    double lo = log(top) - 200, hi = log(top);
-    for (int it = 0; it < 200; it++) {
-        const double mid = 0.5 * (lo + hi);
-        if (distortion_at(eig, n, exp(mid)) > distortion) hi = mid;
-        else lo = mid;
-    }
-    return rate_at(eig, n, exp(lo));
+    return rate_at(eig, n, water_level(eig, n, top, distortion_at, distortion, true));
 }

@@ -107,8 +107,8 @@ static void train_usage(FILE *f) {
             "  --presence X         presence BCE weight (default 0.1)\n"
             "  --ema-decay X        codebook EMA decay (default 0.99)\n"
             "  --dead X             EMA count below which a code is re-seeded (default 0.5)\n"
-            "  --padding P          causal (key frame t sees frames <= t) or same (centred window;\n"
-            "                       default)\n"
+            "  --padding P          causal (default: key frame t sees key frames <= t) or same\n"
+            "                       (a centred window)\n"
             "  --qdropout X         probability of training a clip with random 1..depth levels (default 0.5)\n"
             "  --no-mirror          no random left/right mirroring of clips\n"
             "  --seed N             seed of initialisation, batches and augmentation (default 1)\n"
@@ -616,9 +616,10 @@ static int rvq_bound(int argc, char **argv) {
     dr_err err = {0};
     dr_rvq *m = NULL;
     dr_rd_source src;
+    enum { CHUNK = 256 };
     double *vec = malloc(sizeof(double) * 2 * J * W), *eig = malloc(sizeof(double) * 2 * J * W);
-    dr_pose *kf = malloc(sizeof(dr_pose) * T * 2);
-    int *tok = malloc(sizeof(int) * T * DR_RVQ_MAX_DEPTH);
+    dr_pose *kf = malloc(sizeof(dr_pose) * CHUNK * T * 2);
+    int *tok = malloc(sizeof(int) * CHUNK * T * DR_RVQ_MAX_DEPTH);
     if (!vec || !eig || !kf || !tok) {
         dr_err_set(&err, DR_ENOMEM, "out of memory");
         goto fail;
@@ -626,42 +627,51 @@ static int rvq_bound(int argc, char **argv) {
     if (dr_rd_init(&src, 2 * J * W, &err)) goto fail;
     if (o.model && (dr_rvq_load(&m, o.model, &err) || dr_rvq_set_beam(m, (int)o.beam, &err))) goto fail_src;
     const int n = o.clips > 0 && o.clips < ds.num_clips ? (int)o.clips : ds.num_clips;
-    long windows = 0, model_frames = 0;
+    long windows = 0, model_frames = 0, model_joints = 0, model_missing = 0;
     double model_sq = 0, model_dist = 0;
-    for (int c = 0; c < n; c++) {
-        dataset_keyframes(&ds, c, 1, kf);
-        bool full[DR_NUM_KEYFRAMES];
-        for (int t = 0; t < T; t++) {
-            full[t] = true;
-            for (int j = 0; j < J; j++) full[t] = full[t] && kf[t].kp[j].c > 0;
+    dr_pose *dec = kf + CHUNK * T;
+    for (int c0 = 0; c0 < n; c0 += CHUNK) {
+        const int nc = n - c0 < CHUNK ? n - c0 : CHUNK;
+        dataset_keyframes(&ds, c0, nc, kf);
+        if (m && (dr_rvq_encode(m, kf, nc, ds.width, ds.height, tok, &err) ||
+                  dr_rvq_decode(m, tok, nc, dr_rvq_depth(m), ds.width, ds.height, dec, &err))) {
+            dr_err_prefix(&err, "%s/%s clips %d-%d", o.data, split, c0, c0 + nc - 1);
+            goto fail_src;
         }
-        for (int s0 = 0; s0 + W <= T; s0 += W) {
-            bool ok = true;
-            for (int t = s0; t < s0 + W; t++) ok = ok && full[t];
-            if (!ok) continue;
-            for (int t = 0; t < W; t++)
-                for (int j = 0; j < J; j++) {
-                    vec[(t * J + j) * 2] = kf[s0 + t].kp[j].x;
-                    vec[(t * J + j) * 2 + 1] = kf[s0 + t].kp[j].y;
-                }
-            dr_rd_add(&src, vec);
-            windows++;
-        }
-        if (m) {
-            dr_pose *dec = kf + T;
-            if (dr_rvq_encode(m, kf, 1, ds.width, ds.height, tok, &err) ||
-                dr_rvq_decode(m, tok, 1, dr_rvq_depth(m), ds.width, ds.height, dec, &err)) {
-                dr_err_prefix(&err, "%s/%s clip %d", o.data, split, c);
-                goto fail_src;
-            }
+        for (int c = 0; c < nc; c++) {
+            const dr_pose *clip = kf + (size_t)c * T, *clip_dec = dec + (size_t)c * T;
+            bool full[DR_NUM_KEYFRAMES];
             for (int t = 0; t < T; t++) {
+                full[t] = true;
+                for (int j = 0; j < J; j++) full[t] = full[t] && clip[t].kp[j].c > 0;
+            }
+            for (int s0 = 0; s0 + W <= T; s0 += W) {
+                bool ok = true;
+                for (int t = s0; t < s0 + W; t++) ok = ok && full[t];
+                if (!ok) continue;
+                for (int t = 0; t < W; t++)
+                    for (int j = 0; j < J; j++) {
+                        vec[(t * J + j) * 2] = clip[s0 + t].kp[j].x;
+                        vec[(t * J + j) * 2 + 1] = clip[s0 + t].kp[j].y;
+                    }
+                dr_rd_add(&src, vec);
+                windows++;
+            }
+            for (int t = 0; m && t < T; t++) {
                 if (!full[t]) continue;
+                model_frames++;
                 for (int j = 0; j < J; j++) {
-                    double ex = dec[t].kp[j].x - kf[t].kp[j].x, ey = dec[t].kp[j].y - kf[t].kp[j].y;
+                    /* a keypoint the decoder calls missing has no position: counted apart, as
+                     * `rvq eval` counts presence apart from the coordinate error */
+                    if (clip_dec[t].kp[j].c <= 0) {
+                        model_missing++;
+                        continue;
+                    }
+                    double ex = clip_dec[t].kp[j].x - clip[t].kp[j].x, ey = clip_dec[t].kp[j].y - clip[t].kp[j].y;
                     model_sq += ex * ex + ey * ey;
                     model_dist += sqrt(ex * ex + ey * ey);
+                    model_joints++;
                 }
-                model_frames++;
             }
         }
     }
@@ -691,10 +701,10 @@ static int rvq_bound(int argc, char **argv) {
     printf("\n");
     if (m)
         printf("  %s (depth %d x %d codes, beam %d) on the %ld complete key frames: rms %.3f px/joint, mean %.3f "
-               "px/joint\n",
+               "px/joint (%ld of %ld keypoints decoded as missing, left out)\n",
                o.model, dr_rvq_depth(m), dr_rvq_codebook_size(m), dr_rvq_beam(m), model_frames,
-               model_frames ? sqrt(model_sq / ((double)model_frames * J)) : 0.0,
-               model_frames ? model_dist / ((double)model_frames * J) : 0.0);
+               model_joints ? sqrt(model_sq / (double)model_joints) : 0.0,
+               model_joints ? model_dist / (double)model_joints : 0.0, model_missing, model_missing + model_joints);
     dr_rd_free(&src);
     dr_rvq_free(m);
     dr_dataset_close(&ds);

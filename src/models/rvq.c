@@ -654,7 +654,7 @@ int dr_rvq_quantize_latents(const dr_rvq *m, const float *z, long N, int beam, i
         for (int l = 0; l < L; l++) {
             /* gather the live residuals contiguously, [rows * live][D], then score all codes */
             for (int r = 0; r < rows; r++)
-                memmove(bb.res_next + (size_t)r * live * D, bb.res + (size_t)r * beam * D,
+                memcpy(bb.res_next + (size_t)r * live * D, bb.res + (size_t)r * beam * D,
                         sizeof(float) * (size_t)live * D);
             dr_sgemm(false, true, rows * live, K, D, -2.0f, bb.res_next, D, P(m, m->codebook[l]), D, 0.0f, bb.scores, K);
             int kept = beam; /* every row keeps min(beam, live * K); the reduction includes this */
@@ -677,14 +677,21 @@ int dr_rvq_quantize_latents(const dr_rvq *m, const float *z, long N, int beam, i
     return DR_OK;
 }
 
-/* Re-quantize the rows of ws->z_e with the model's beam (every row uses all levels):
- * ws->codes, the residuals resid_at(l) and ws->z_q as quantize() leaves them. */
-static int quantize_beam(dr_rvq *m, int clips, dr_err *err) {
+/* Encoding: quantize every row of ws->z_e through all levels with the model's search (the
+ * greedy pass of training, or the beam), leaving ws->codes, the residuals resid_at(l) and
+ * ws->z_q as quantize() does. */
+static int quantize_all_levels(dr_rvq *m, int clips, dr_err *err) {
     workspace *ws = &m->ws;
     const int T = m->cfg.num_keyframes, N = clips * T, D = m->cfg.dim, L = m->cfg.depth;
+    for (int b = 0; b < clips; b++) ws->levels[b] = L;
+    if (m->beam == 1) {
+        quantize(m, clips, NULL);
+        return DR_OK;
+    }
     int *paths = malloc(sizeof(int) * (size_t)N * L);
     if (!paths) return dr_err_set(err, DR_ENOMEM, "rvq: out of memory");
     int rc = dr_rvq_quantize_latents(m, ws->z_e, N, m->beam, paths, err);
+    if (!rc) memcpy(resid_at(m, 0), ws->z_e, sizeof(float) * (size_t)N * D);
     for (int n = 0; !rc && n < N; n++) {
         const float *prev = ws->z_e + (size_t)n * D;
         for (int l = 0; l < L; l++) {
@@ -730,9 +737,7 @@ int dr_rvq_encode(dr_rvq *m, const dr_pose *keyframes, int B, int width, int hei
         if ((rc = ensure_workspace(m, nb, false, err))) return rc;
         load_inputs(m, keyframes + (size_t)b0 * T, nb, width, height);
         stack_forward(m, &m->enc, &m->ws.enc, m->ws.x, m->ws.z_e, nb);
-        for (int b = 0; b < nb; b++) m->ws.levels[b] = L;
-        quantize(m, nb, NULL);
-        if (m->beam > 1 && (rc = quantize_beam(m, nb, err))) return rc;
+        if ((rc = quantize_all_levels(m, nb, err))) return rc;
         int *out = tokens + (size_t)b0 * T * L;
         for (int n = 0; n < N; n++)
             for (int l = 0; l < L; l++) out[(size_t)n * L + l] = m->ws.codes[(size_t)l * N + n];
@@ -1027,9 +1032,7 @@ int dr_rvq_eval_batch(dr_rvq *m, const dr_pose *keyframes, const dr_pose *refere
         workspace *ws = &m->ws;
         load_inputs(m, keyframes + (size_t)b0 * T, nb, width, height);
         stack_forward(m, &m->enc, &ws->enc, ws->x, ws->z_e, nb);
-        for (int b = 0; b < nb; b++) ws->levels[b] = L;
-        quantize(m, nb, NULL);
-        if (m->beam > 1 && (rc = quantize_beam(m, nb, err))) return rc;
+        if ((rc = quantize_all_levels(m, nb, err))) return rc;
         for (int l = 0; l < L; l++)
             for (int n = 0; n < N; n++) ev->code_counts[(size_t)l * ev->codebook_size + ws->codes[(size_t)l * N + n]]++;
         for (int n = 0; n < N; n++)

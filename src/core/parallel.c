@@ -15,8 +15,6 @@ int dr_set_threads(int n) {
 
 int dr_get_threads(void) { return omp_get_max_threads(); }
 
-int dr_thread_index(void) { return omp_get_thread_num(); }
-
 void *dr_alloc(size_t bytes) {
     if (bytes == 0) bytes = 64;
     size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;

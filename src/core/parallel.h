@@ -13,8 +13,6 @@
 /* n <= 0 means "all cores". Returns the count now in effect. */
 int dr_set_threads(int n);
 int dr_get_threads(void);
-/* Index of the calling thread inside a parallel region (0 outside one), for per-thread scratch. */
-int dr_thread_index(void);
 
 void *dr_alloc(size_t bytes);   /* aligned, uninitialised; NULL on failure */
 void *dr_calloc(size_t bytes);  /* aligned, zeroed */

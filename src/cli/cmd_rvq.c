@@ -433,6 +433,16 @@ static int parse_sub(const char *cmd, int argc, char **argv, bool want_positiona
     return CLI_EXIT_OK;
 }
 
+/* The model of --model, encoding with the beam of --beam; *m is NULL on failure. */
+static int load_model(const sub_opts *o, dr_rvq **m, dr_err *err) {
+    int rc = dr_rvq_load(m, o->model, err);
+    if (!rc && (rc = dr_rvq_set_beam(*m, (int)o->beam, err))) {
+        dr_rvq_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
 static int read_poses(const char *cmd, const char *path, const sub_opts *o, dr_pose_seq *seq) {
     dr_pose_read_opts ro;
     dr_pose_read_opts_init(&ro);
@@ -453,10 +463,7 @@ static int rvq_encode(int argc, char **argv) {
     if (!o.out) return cli_usage_error(cmd, "--out TOKENS.json is required");
     dr_err err = {0};
     dr_rvq *m;
-    if (dr_rvq_load(&m, o.model, &err) || dr_rvq_set_beam(m, (int)o.beam, &err)) {
-        dr_rvq_free(m);
-        return cli_fail_err(cmd, &err);
-    }
+    if (load_model(&o, &m, &err)) return cli_fail_err(cmd, &err);
     dr_pose_seq seq;
     if ((rc = read_poses(cmd, o.input, &o, &seq))) {
         dr_rvq_free(m);
@@ -554,10 +561,7 @@ static int rvq_eval(int argc, char **argv) {
     if (o.clean && !o.data) return cli_usage_error(cmd, "--clean DIR goes with --data DIR");
     dr_err err = {0};
     dr_rvq *m;
-    if (dr_rvq_load(&m, o.model, &err) || dr_rvq_set_beam(m, (int)o.beam, &err)) {
-        dr_rvq_free(m);
-        return cli_fail_err(cmd, &err);
-    }
+    if (load_model(&o, &m, &err)) return cli_fail_err(cmd, &err);
     dr_rvq_eval ev;
     char what[4200];
     double t0 = dr_now();
@@ -625,7 +629,7 @@ static int rvq_bound(int argc, char **argv) {
         goto fail;
     }
     if (dr_rd_init(&src, 2 * J * W, &err)) goto fail;
-    if (o.model && (dr_rvq_load(&m, o.model, &err) || dr_rvq_set_beam(m, (int)o.beam, &err))) goto fail_src;
+    if (o.model && load_model(&o, &m, &err)) goto fail_src;
     const int n = o.clips > 0 && o.clips < ds.num_clips ? (int)o.clips : ds.num_clips;
     long windows = 0, model_frames = 0, model_joints = 0, model_missing = 0;
     double model_sq = 0, model_dist = 0;

@@ -235,7 +235,8 @@ static int bench_llm(int steps, int decode) {
 
 static double rvq_step_flops(const dr_rvq_config *c, int B) {
     const double N = (double)B * c->num_keyframes, C = c->channels, io = DR_POSE_DIM + DR_NUM_KEYPOINTS;
-    const double blocks = DR_RVQ_NUM_BLOCKS * (2 * N * C * 2 * C + 2 * N * C * C);
+    double blocks = 0; /* each block: its convolution (kernel 1 or 2) and its C x C projection */
+    for (int i = 0; i < c->num_blocks; i++) blocks += 2 * N * C * (c->dilation[i] > 0 ? 2 : 1) * C + 2 * N * C * C;
     const double enc_in = 2 * N * io * C, enc = enc_in + blocks + 2 * N * C * c->dim;
     const double dec = 2 * N * c->dim * C + blocks + 2 * N * C * io;
     const double quant = 2 * N * c->codebook_size * (double)c->dim * c->depth; /* distances, no backward */

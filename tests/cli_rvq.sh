@@ -50,6 +50,15 @@ grep -q '"depth": 6' "$T/tokd.json" || fail "default model: not the shipped 6-le
 "$BIN" rvq eval --data "$T/data" --split val --model "$T/i.safetensors" | grep -q "depth 3 x 16 codes" || fail "--init model"
 if "$BIN" train rvq --data "$T/data" --out "$T/j.safetensors" --init "$T/a.safetensors" --resume "$T/a.ckpt.safetensors" \
     $SMALL 2> "$T/err.txt"; then fail "--init with --resume accepted"; fi
+# --blocks: pointwise blocks between the convolutions, kept in the file; bad lists refused
+"$BIN" train rvq --data "$T/data" --out "$T/p.safetensors" --steps 3 --blocks 1,0,2,0,4 $SMALL || fail "train --blocks"
+"$BIN" rvq eval --data "$T/data" --split val --model "$T/p.safetensors" > /dev/null || fail "eval of a --blocks model"
+for bad in "" "1,,2" "1,-2" "1,2,x" "1,65" "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0"; do
+    if "$BIN" train rvq --data "$T/data" --out "$T/x.safetensors" --blocks "$bad" $SMALL 2> "$T/err.txt"; then
+        fail "--blocks '$bad' accepted"
+    fi
+    grep -q -- "--blocks" "$T/err.txt" || fail "--blocks '$bad' message: $(cat "$T/err.txt")"
+done
 # the rate-distortion reference of the data, and the model beside it
 "$BIN" rvq bound --data "$T/data" --model "$T/a.safetensors" > "$T/bound.txt" || fail "bound"
 grep -q "windows of 1 key frame with all 18 keypoints present" "$T/bound.txt" || fail "bound header: $(cat "$T/bound.txt")"

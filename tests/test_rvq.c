@@ -218,7 +218,9 @@ static double commit_gradcheck(grad_ctx *c, float *x, const float *analytic, lon
 
 static void test_gradients(void **state) {
     (void)state;
-    dr_rvq_config cfg = {.depth = 2, .codebook_size = 8, .dim = 4, .channels = 6, .num_keyframes = T};
+    /* a pointwise block (dilation 0) between the convolutions, so both kinds are checked */
+    dr_rvq_config cfg = {.depth = 2, .codebook_size = 8, .dim = 4, .channels = 6, .num_keyframes = T,
+                         .num_blocks = 4, .dilation = {1, 0, 2, 4}};
     dr_rvq *m;
     dr_err err = {0};
     assert_int_equal(dr_rvq_create(&m, &cfg, 5, &err), DR_OK);
@@ -228,9 +230,9 @@ static void test_gradients(void **state) {
     dr_params *p = dr_rvq_params(m);
     /* (a) continuous path (no quantizer): masked MSE + presence BCE through decoder and encoder */
     const char *names[] = {"encoder.in.weight", "encoder.in.bias", "encoder.blocks.0.conv.weight",
-                           "encoder.blocks.1.proj.weight", "encoder.blocks.2.conv.bias", "encoder.out.weight",
-                           "decoder.in.weight", "decoder.blocks.2.conv.weight", "decoder.blocks.1.proj.bias",
-                           "decoder.out.weight", "decoder.out.bias"};
+                           "encoder.blocks.1.conv.weight", "encoder.blocks.2.conv.bias", "encoder.out.weight",
+                           "decoder.in.weight", "decoder.blocks.1.conv.weight", "decoder.blocks.3.conv.weight",
+                           "decoder.blocks.1.proj.bias", "decoder.out.weight", "decoder.out.bias"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         float *g = grad_of(m, &c, names[k]);
         int i = dr_params_find(p, names[k]);
@@ -390,25 +392,36 @@ static void test_tokens_round_trip_and_validation(void **state) {
     free(clips);
 }
 
-/* Which decoded key frames a token reaches: causal padding, key frames t..t+7 only (a
- * prefix decodes the same whatever follows); centred ("same"), t-4..t+3, both sides. The
- * setting survives a save and load, and an unknown padding in a file is refused. */
+/* Which decoded key frames a token reaches, with the default blocks and with pointwise blocks
+ * between them: causal padding, key frames t..t+7 only (a prefix decodes the same whatever
+ * follows); centred ("same"), t-4..t+3, both sides. The settings survive a save and load, and
+ * an unknown padding or a bad block list in a file is refused. */
 static void test_padding_window(void **state) {
     (void)state;
     dr_pose *clips = synth_clips(41, 8);
     char dir[512], path[600];
     tu_tmpdir(dir, sizeof dir, "rvq_padding");
     dr_err err = {0};
-    for (int causal = 0; causal <= 1; causal++) {
+    for (int variant = 0; variant < 4; variant++) {
+        /* the default blocks, and pointwise blocks between them: the same reach */
+        const int causal = variant & 1;
         dr_rvq_config cfg = tiny_config();
         cfg.causal = causal;
+        if (variant >= 2) {
+            const int mixed[] = {0, 1, 0, 2, 0, 4, 0};
+            cfg.num_blocks = 7;
+            memcpy(cfg.dilation, mixed, sizeof mixed);
+        }
+        assert_int_equal(dr_rvq_receptive_field(&cfg), 8);
         dr_rvq *m, *m2;
         assert_int_equal(dr_rvq_create(&m, &cfg, 3, &err), DR_OK);
         train(m, clips, 8, 8, 5, 1, 6);
-        snprintf(path, sizeof path, "%s/rvq%d.safetensors", dir, causal);
+        snprintf(path, sizeof path, "%s/rvq%d.safetensors", dir, variant);
         assert_int_equal(dr_rvq_save(m, path, &err), DR_OK);
         assert_int_equal(dr_rvq_load(&m2, path, &err), DR_OK);
         assert_int_equal(dr_rvq_get_config(m2)->causal, causal);
+        assert_int_equal(dr_rvq_get_config(m2)->num_blocks, cfg.num_blocks);
+        assert_memory_equal(dr_rvq_get_config(m2)->dilation, cfg.dilation, sizeof(int) * (size_t)cfg.num_blocks);
         int tok[T * 4];
         dr_pose a[T], b[T];
         assert_int_equal(dr_rvq_encode(m2, clips, 1, W, H, tok, &err), DR_OK);
@@ -446,6 +459,23 @@ static void test_padding_window(void **state) {
     assert_true(dr_rvq_load(&m3, path, &err) < 0);
     assert_null(m3);
     if (!strstr(err.msg, "padding") || !strstr(err.msg, path)) fail_msg("bad padding message: %s", err.msg);
+    /* block lists that a file may not carry */
+    static const char *bad_blocks[] = {"[]", "[1,2,-4]", "[1,2.5]", "[1,\"2\"]", "7", "[1,65]",
+                                       "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"};
+    for (size_t i = 0; i < sizeof bad_blocks / sizeof bad_blocks[0]; i++) {
+        char config[256];
+        snprintf(config, sizeof config,
+                 "{\"depth\":2,\"codebook_size\":4,\"dim\":4,\"channels\":4,\"num_keyframes\":20,\"dilations\":%s}",
+                 bad_blocks[i]);
+        dr_params_init(&other);
+        dr_params_add1(&other, "w", false, 4);
+        dr_params_alloc(&other);
+        assert_int_equal(dr_params_save(&other, path, "rvq", config, &err), DR_OK);
+        dr_params_free(&other);
+        assert_true(dr_rvq_load(&m3, path, &err) < 0);
+        assert_null(m3);
+        if (!strstr(err.msg, "dilation") || !strstr(err.msg, path)) fail_msg("dilations %s: message %s", bad_blocks[i], err.msg);
+    }
     free(clips);
 }
 
@@ -454,7 +484,8 @@ static void test_padding_window(void **state) {
  * nearest to each latent among all K^depth, which no other choice beats. */
 static void test_beam_search(void **state) {
     (void)state;
-    dr_rvq_config cfg = {.depth = 3, .codebook_size = 5, .dim = 3, .channels = 4, .num_keyframes = T, .causal = true};
+    dr_rvq_config cfg = {.depth = 3, .codebook_size = 5, .dim = 3, .channels = 4, .num_keyframes = T, .causal = true,
+                         .num_blocks = 3, .dilation = {1, 2, 4}};
     dr_rvq *m;
     dr_err err = {0};
     assert_int_equal(dr_rvq_create(&m, &cfg, 1, &err), DR_OK);

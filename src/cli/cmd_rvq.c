@@ -97,6 +97,9 @@ static void train_usage(FILE *f) {
             "  --codes N            codes per codebook (default 512)\n"
             "  --dim N              latent / code size (default 64)\n"
             "  --channels N         convolution width (default 192)\n"
+            "  --blocks LIST        residual blocks of each stack, by dilation: d > 0 is a kernel-2\n"
+            "                       convolution reaching d key frames, 0 a pointwise block (default\n"
+            "                       1,2,4; the receptive field is 1 + the sum: 8)\n"
             "training:\n"
             "  --steps N            optimizer steps (default 3000)\n"
             "  --batch N            clips per step (default 256)\n"
@@ -120,6 +123,24 @@ static void train_usage(FILE *f) {
             "  --val-clips N        validation clips (default 1024; 0 = all)\n"
             "  --threads N          threads (default: all cores)\n"
             "  --quiet              no progress lines\n");
+}
+
+/* --blocks 1,0,2,0,4,0: the dilation of each residual block, 0 for a pointwise one. */
+static int parse_blocks(const char *cmd, const char *v, dr_rvq_config *cfg) {
+    int n = 0;
+    for (const char *p = v;;) {
+        char *end;
+        long d = strtol(p, &end, 10);
+        if (end == p || d < 0 || d > 64 || n == DR_RVQ_MAX_BLOCKS)
+            return cli_usage_error(cmd, "--blocks wants 1 to %d dilations in [0, 64] separated by commas, not '%s'",
+                                   DR_RVQ_MAX_BLOCKS, v);
+        cfg->dilation[n++] = (int)d;
+        if (*end == '\0') break;
+        if (*end != ',') return cli_usage_error(cmd, "--blocks: unexpected '%c' in '%s'", *end, v);
+        p = end + 1;
+    }
+    cfg->num_blocks = n;
+    return CLI_EXIT_OK;
 }
 
 typedef struct train_args {
@@ -186,6 +207,11 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
             if (strcmp(v, "causal") && strcmp(v, "same"))
                 return cli_usage_error(cmd, "--padding must be causal or same, not '%s'", v);
             a->cfg.causal = !strcmp(v, "causal");
+            continue;
+        }
+        if (!strcmp(o, "--blocks")) {
+            NEED_VALUE;
+            if (parse_blocks(cmd, v, &a->cfg)) return CLI_EXIT_USAGE;
             continue;
         }
         if (!strcmp(o, "--quiet")) { a->quiet = true; continue; }
@@ -274,9 +300,10 @@ int dr_cmd_train_rvq(int argc, char **argv) {
     }
     if (!a.quiet)
         fprintf(stderr,
-                "train rvq: %d train / %d val clips, depth %d x %d codes, dim %d, channels %d, %s padding, %ld weights, "
-                "batch %d, %ld steps, lr %g, seed %llu, %d threads\n",
-                train.num_clips, val.num_clips, a.cfg.depth, a.cfg.codebook_size, a.cfg.dim, a.cfg.channels, a.cfg.causal ? "causal" : "same",
+                "train rvq: %d train / %d val clips, depth %d x %d codes, dim %d, channels %d, %d blocks, receptive field "
+                "%d key frames, %s padding, %ld weights, batch %d, %ld steps, lr %g, seed %llu, %d threads\n",
+                train.num_clips, val.num_clips, a.cfg.depth, a.cfg.codebook_size, a.cfg.dim, a.cfg.channels,
+                a.cfg.num_blocks, dr_rvq_receptive_field(&a.cfg), a.cfg.causal ? "causal" : "same",
                 dr_rvq_num_weights(m), B, a.steps, (double)a.opts.lr, a.seed, dr_get_threads());
     dr_progress prog;
     dr_progress_begin(&prog, "train rvq", start_step, a.steps, a.quiet);

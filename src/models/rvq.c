@@ -4,7 +4,8 @@
  * [N, C] row-major with n = b * T + t, which is the [B, T, C] layout conv1d expects.
  *
  *   x [N, 54] = 36 normalized coordinates (0 where missing) + 18 presence flags
- *   encoder:  h0 = x Win^T + b;  3 x { h += Wp silu(conv_k2_dil_d(silu(h))) }, d = 1, 2, 4;
+ *   encoder:  h0 = x Win^T + b;  per block { h += Wp silu(conv_k2_dil_d(silu(h))) }, by
+ *             default d = 1, 2, 4 (a block with d = 0 is pointwise: kernel 1);
  *             z_e = Wout silu(h3)                                          [N, D]
  *   quantizer: r_0 = z_e; for l < levels: code_l = argmin_k ||r_l - c_lk||^2,
  *             q_l = c_l[code_l], r_{l+1} = r_l - q_l;  z_q = sum_l q_l
@@ -42,23 +43,21 @@
 #define IO_DIM (DR_POSE_DIM + DR_NUM_KEYPOINTS) /* 54: coordinates + presence */
 #define CHUNK_CLIPS 256                           /* work-buffer size for inference */
 
-static const int block_dilation[DR_RVQ_NUM_BLOCKS] = {1, 2, 4};
-
 /* Parameter indices of one convolution stack (encoder or decoder). */
 typedef struct stack_params {
     int in_w, in_b;
-    int conv_w[DR_RVQ_NUM_BLOCKS], conv_b[DR_RVQ_NUM_BLOCKS];
-    int proj_w[DR_RVQ_NUM_BLOCKS], proj_b[DR_RVQ_NUM_BLOCKS];
+    int conv_w[DR_RVQ_MAX_BLOCKS], conv_b[DR_RVQ_MAX_BLOCKS];
+    int proj_w[DR_RVQ_MAX_BLOCKS], proj_b[DR_RVQ_MAX_BLOCKS];
     int out_w, out_b;
     int in_dim, out_dim;
 } stack_params;
 
 /* Saved activations of one stack for backward. */
 typedef struct stack_acts {
-    float *h[DR_RVQ_NUM_BLOCKS + 1]; /* residual stream */
-    float *a1[DR_RVQ_NUM_BLOCKS];    /* silu(h_i) */
-    float *c[DR_RVQ_NUM_BLOCKS];     /* conv(a1) */
-    float *a2[DR_RVQ_NUM_BLOCKS];    /* silu(c) */
+    float *h[DR_RVQ_MAX_BLOCKS + 1]; /* residual stream */
+    float *a1[DR_RVQ_MAX_BLOCKS];    /* silu(h_i) */
+    float *c[DR_RVQ_MAX_BLOCKS];     /* conv(a1) */
+    float *a2[DR_RVQ_MAX_BLOCKS];    /* silu(c) */
     float *a_out;                    /* silu(h_last) */
 } stack_acts;
 
@@ -104,8 +103,26 @@ static inline float *G(const dr_rvq *m, int idx) { return m->p.grad ? m->p.grad 
 
 dr_rvq_config dr_rvq_default_config(void) {
     dr_rvq_config c = {.depth = 6, .codebook_size = 512, .dim = 64, .channels = 192, .num_keyframes = DR_NUM_KEYFRAMES,
-                      .causal = true};
+                      .causal = true, .num_blocks = 3, .dilation = {1, 2, 4}};
     return c;
+}
+
+int dr_rvq_receptive_field(const dr_rvq_config *c) {
+    int rf = 1;
+    for (int i = 0; i < c->num_blocks && i < DR_RVQ_MAX_BLOCKS; i++) rf += c->dilation[i];
+    return rf;
+}
+
+/* A block with dilation d > 0 is a kernel-2 convolution reaching d key frames back (or,
+ * centred, across); d = 0 is a pointwise block, kernel 1, that adds depth but no reach. */
+static int block_kernel(const dr_rvq_config *c, int i) { return c->dilation[i] > 0 ? 2 : 1; }
+
+static dr_conv1d_shape block_shape(const dr_rvq *m, int clips, int i) {
+    const int d = m->cfg.dilation[i];
+    dr_conv1d_shape s = {.B = clips, .T_in = m->cfg.num_keyframes, .IC = m->cfg.channels, .OC = m->cfg.channels,
+                         .kernel = block_kernel(&m->cfg, i), .stride = 1, .dilation = d > 0 ? d : 1,
+                         .pad = m->cfg.causal ? DR_PAD_CAUSAL : DR_PAD_SAME};
+    return s;
 }
 
 dr_rvq_train_opts dr_rvq_default_train_opts(void) {
@@ -131,16 +148,25 @@ static int check_config(const dr_rvq_config *c, dr_err *err) {
         return dr_err_set(err, DR_EINVAL, "rvq: channels %d is outside [1, 8192]", c->channels);
     if (c->num_keyframes < 1 || c->num_keyframes > 4096)
         return dr_err_set(err, DR_EINVAL, "rvq: %d key frames is outside [1, 4096]", c->num_keyframes);
+    if (c->num_blocks < 1 || c->num_blocks > DR_RVQ_MAX_BLOCKS)
+        return dr_err_set(err, DR_EINVAL, "rvq: %d blocks is outside [1, %d]", c->num_blocks, DR_RVQ_MAX_BLOCKS);
+    for (int i = 0; i < c->num_blocks; i++)
+        if (c->dilation[i] < 0 || c->dilation[i] > 64)
+            return dr_err_set(err, DR_EINVAL, "rvq: block %d dilation %d is outside [0, 64]", i, c->dilation[i]);
     return DR_OK;
 }
 
+/* "dilations" lists the blocks in order; 0 marks a pointwise block (kernel 1), any other
+ * value a kernel-2 convolution with that dilation. */
 static char *config_json(const dr_rvq_config *c) {
-    char buf[512];
+    char dil[DR_RVQ_MAX_BLOCKS * 4 + 4] = "", buf[768];
+    for (int i = 0, n = 0; i < c->num_blocks; i++)
+        n += snprintf(dil + n, sizeof dil - (size_t)n, "%s%d", i ? "," : "", c->dilation[i]);
     snprintf(buf, sizeof buf,
              "{\"depth\":%d,\"codebook_size\":%d,\"dim\":%d,\"channels\":%d,\"num_keyframes\":%d,"
-             "\"kernel\":2,\"dilations\":[1,2,4],\"padding\":\"%s\",\"inputs\":\"coords36+mask18\","
+             "\"kernel\":2,\"dilations\":[%s],\"padding\":\"%s\",\"inputs\":\"coords36+mask18\","
              "\"outputs\":\"coords36+presence_logits18\"}",
-             c->depth, c->codebook_size, c->dim, c->channels, c->num_keyframes, c->causal ? "causal" : "same");
+             c->depth, c->codebook_size, c->dim, c->channels, c->num_keyframes, dil, c->causal ? "causal" : "same");
     return strdup(buf);
 }
 
@@ -159,6 +185,28 @@ static int parse_config(const char *json, const char *path, dr_rvq_config *c, dr
             return dr_err_set(err, DR_EFORMAT, "%s: director.config lacks an integer \"%s\"", path, keys[i]);
         }
         *dst[i] = (int)v->valuedouble;
+    }
+    /* Every file so far lists its dilations; one without them has the original three blocks. */
+    const cJSON *dil = cJSON_GetObjectItemCaseSensitive(root, "dilations");
+    c->num_blocks = 3;
+    c->dilation[0] = 1, c->dilation[1] = 2, c->dilation[2] = 4;
+    if (dil) {
+        const int n = cJSON_IsArray(dil) ? cJSON_GetArraySize(dil) : -1;
+        if (n < 1 || n > DR_RVQ_MAX_BLOCKS) {
+            cJSON_Delete(root);
+            return dr_err_set(err, DR_EFORMAT, "%s: director.config \"dilations\" must be an array of 1 to %d integers",
+                              path, DR_RVQ_MAX_BLOCKS);
+        }
+        c->num_blocks = n;
+        for (int i = 0; i < n; i++) {
+            const cJSON *v = cJSON_GetArrayItem(dil, i);
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+                v->valuedouble > 64) {
+                cJSON_Delete(root);
+                return dr_err_set(err, DR_EFORMAT, "%s: director.config dilation %d is not an integer in [0, 64]", path, i);
+            }
+            c->dilation[i] = (int)v->valuedouble;
+        }
     }
     /* Files written before padding was a setting say "causal" (or nothing). */
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "padding");
@@ -197,9 +245,9 @@ static int declare_stack(dr_rvq *m, stack_params *s, const char *prefix, int in_
     if ((rc = add_tensor(m, name, false, 2, C, in_dim, 0, &s->in_w, err))) return rc;
     snprintf(name, sizeof name, "%s.in.bias", prefix);
     if ((rc = add_tensor(m, name, true, 1, C, 0, 0, &s->in_b, err))) return rc;
-    for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++) {
+    for (int i = 0; i < m->cfg.num_blocks; i++) {
         snprintf(name, sizeof name, "%s.blocks.%d.conv.weight", prefix, i);
-        if ((rc = add_tensor(m, name, false, 3, C, C, 2, &s->conv_w[i], err))) return rc;
+        if ((rc = add_tensor(m, name, false, 3, C, C, block_kernel(&m->cfg, i), &s->conv_w[i], err))) return rc;
         snprintf(name, sizeof name, "%s.blocks.%d.conv.bias", prefix, i);
         if ((rc = add_tensor(m, name, true, 1, C, 0, 0, &s->conv_b[i], err))) return rc;
         snprintf(name, sizeof name, "%s.blocks.%d.proj.weight", prefix, i);
@@ -258,8 +306,8 @@ static void init_stack(dr_rvq *m, const stack_params *s, dr_rng *rng) {
     /* PyTorch's default for linear/conv layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the
      * residual projections start smaller so the stack starts near its skip path. */
     init_uniform(m, s->in_w, rng, 1.0f / sqrtf((float)s->in_dim));
-    for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++) {
-        init_uniform(m, s->conv_w[i], rng, 1.0f / sqrtf(2.0f * C));
+    for (int i = 0; i < m->cfg.num_blocks; i++) {
+        init_uniform(m, s->conv_w[i], rng, 1.0f / sqrtf((float)block_kernel(&m->cfg, i) * C));
         init_uniform(m, s->proj_w[i], rng, 0.5f / sqrtf(C));
     }
     init_uniform(m, s->out_w, rng, 1.0f / sqrtf(C));
@@ -324,14 +372,14 @@ static int ensure_workspace(dr_rvq *m, int clips, bool training, dr_err *err) {
     free_workspace(ws);
     const size_t T = (size_t)m->cfg.num_keyframes, N = (size_t)clips * T, C = (size_t)m->cfg.channels;
     const size_t D = (size_t)m->cfg.dim, K = (size_t)m->cfg.codebook_size, L = (size_t)m->cfg.depth;
+    const size_t NB = (size_t)m->cfg.num_blocks;
     size_t conv = 0;
-    for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++) {
-        dr_conv1d_shape s = {.B = clips, .T_in = (int)T, .IC = (int)C, .OC = (int)C, .kernel = 2, .stride = 1,
-                             .dilation = block_dilation[i], .pad = m->cfg.causal ? DR_PAD_CAUSAL : DR_PAD_SAME};
+    for (int i = 0; i < (int)NB; i++) {
+        dr_conv1d_shape s = block_shape(m, clips, i);
         size_t f = dr_conv1d_scratch_floats(&s);
         if (f > conv) conv = f;
     }
-    const size_t per_stack = (DR_RVQ_NUM_BLOCKS + 1 + 3 * DR_RVQ_NUM_BLOCKS + 1) * N * C;
+    const size_t per_stack = (NB + 1 + 3 * NB + 1) * N * C;
     /* Float buffers, each rounded to 16 floats (64 bytes) so every one stays aligned. */
 #define R16(n) (((n) + 15) & ~(size_t)15)
     size_t floats = R16(N * IO_DIM) * 2 + 2 * R16(per_stack) + R16(N * D) * (3 + L) + R16(N * K) + R16(K) + R16(conv);
@@ -355,10 +403,10 @@ static int ensure_workspace(dr_rvq *m, int clips, bool training, dr_err *err) {
     stack_acts *st[2] = {&ws->enc, &ws->dec};
     for (int s = 0; s < 2; s++) {
         float *g = f;
-        for (int i = 0; i <= DR_RVQ_NUM_BLOCKS; i++, g += N * C) st[s]->h[i] = g;
-        for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++, g += N * C) st[s]->a1[i] = g;
-        for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++, g += N * C) st[s]->c[i] = g;
-        for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++, g += N * C) st[s]->a2[i] = g;
+        for (int i = 0; i <= (int)NB; i++, g += N * C) st[s]->h[i] = g;
+        for (int i = 0; i < (int)NB; i++, g += N * C) st[s]->a1[i] = g;
+        for (int i = 0; i < (int)NB; i++, g += N * C) st[s]->c[i] = g;
+        for (int i = 0; i < (int)NB; i++, g += N * C) st[s]->a2[i] = g;
         st[s]->a_out = g;
         f += R16(per_stack);
     }
@@ -406,18 +454,12 @@ static inline float *resid_at(const dr_rvq *m, int l) {
 /* ------------------------------------------------------------------------------------ */
 /* the convolution stacks                                                               */
 
-static dr_conv1d_shape block_shape(const dr_rvq *m, int clips, int i) {
-    dr_conv1d_shape s = {.B = clips, .T_in = m->cfg.num_keyframes, .IC = m->cfg.channels, .OC = m->cfg.channels,
-                         .kernel = 2, .stride = 1, .dilation = block_dilation[i],
-                         .pad = m->cfg.causal ? DR_PAD_CAUSAL : DR_PAD_SAME};
-    return s;
-}
 
 static void stack_forward(dr_rvq *m, const stack_params *sp, stack_acts *a, const float *in, float *out, int clips) {
     const int N = clips * m->cfg.num_keyframes, C = m->cfg.channels;
     const long NC = (long)N * C;
     dr_linear_forward(a->h[0], in, P(m, sp->in_w), P(m, sp->in_b), N, sp->in_dim, C);
-    for (int i = 0; i < DR_RVQ_NUM_BLOCKS; i++) {
+    for (int i = 0; i < m->cfg.num_blocks; i++) {
         dr_conv1d_shape s = block_shape(m, clips, i);
         dr_silu_forward(a->a1[i], a->h[i], NC);
         dr_conv1d_forward(a->c[i], a->a1[i], P(m, sp->conv_w[i]), P(m, sp->conv_b[i]), &s, m->ws.conv_scratch);
@@ -425,7 +467,7 @@ static void stack_forward(dr_rvq *m, const stack_params *sp, stack_acts *a, cons
         dr_linear_forward(a->h[i + 1], a->a2[i], P(m, sp->proj_w[i]), P(m, sp->proj_b[i]), N, C, C);
         dr_add_inplace(a->h[i + 1], a->h[i], NC);
     }
-    dr_silu_forward(a->a_out, a->h[DR_RVQ_NUM_BLOCKS], NC);
+    dr_silu_forward(a->a_out, a->h[m->cfg.num_blocks], NC);
     dr_linear_forward(out, a->a_out, P(m, sp->out_w), P(m, sp->out_b), N, C, sp->out_dim);
 }
 
@@ -440,8 +482,8 @@ static void stack_backward(dr_rvq *m, const stack_params *sp, const stack_acts *
     memset(ws->da, 0, bytes);
     dr_linear_backward(ws->da, G(m, sp->out_w), G(m, sp->out_b), dout, a->a_out, P(m, sp->out_w), N, C, sp->out_dim);
     memset(ws->dh, 0, bytes);
-    dr_silu_backward(ws->dh, ws->da, a->h[DR_RVQ_NUM_BLOCKS], NC);
-    for (int i = DR_RVQ_NUM_BLOCKS - 1; i >= 0; i--) {
+    dr_silu_backward(ws->dh, ws->da, a->h[m->cfg.num_blocks], NC);
+    for (int i = m->cfg.num_blocks - 1; i >= 0; i--) {
         /* h[i+1] = h[i] + proj(a2[i]): dh already holds d h[i] from the skip path. */
         dr_conv1d_shape s = block_shape(m, clips, i);
         memset(ws->da, 0, bytes);

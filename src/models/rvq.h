@@ -3,7 +3,8 @@
  * The language model never sees coordinates: it reads and writes pose tokens. This module
  * turns the 20 key frames of a clip (frames 0, 10, ..., 190) into one latent vector per
  * key frame with a stack of dilated 1D convolutions (kernel 2, dilations 1, 2, 4:
- * receptive field 8 key frames, causal or centred), quantizes each latent with a cascade of `depth` codebooks
+ * receptive field 8 key frames, causal or centred; pointwise blocks may sit between them,
+ * adding depth but not reach), quantizes each latent with a cascade of `depth` codebooks
  * (each one quantizing the residual left by the ones before), and decodes the summed codes
  * with a mirror stack into 36 normalized coordinates plus 18 presence logits, so a decoded
  * pose says which keypoints are absent. Decoding with the first `levels` codebooks only
@@ -25,7 +26,7 @@
 #include "pose/skeleton.h"
 
 #define DR_RVQ_MAX_DEPTH 16
-#define DR_RVQ_NUM_BLOCKS 3 /* residual blocks per stack, dilations 1, 2, 4 */
+#define DR_RVQ_MAX_BLOCKS 16 /* residual blocks per stack */
 
 typedef struct dr_rvq dr_rvq; /* opaque */
 struct dr_params;
@@ -65,7 +66,14 @@ typedef struct dr_rvq_config {
     int channels;       /* width of the convolution stacks */
     int num_keyframes;  /* 20 */
     bool causal;        /* convolutions see only earlier key frames (true) or both sides */
+    int num_blocks;     /* residual blocks per stack (3) */
+    int dilation[DR_RVQ_MAX_BLOCKS]; /* per block: kernel-2 convolution of this dilation over
+                                      * key frames, or 0 for a pointwise (kernel 1) block; the
+                                      * receptive field is 1 + the sum (default 1, 2, 4: 8) */
 } dr_rvq_config;
+
+/* Key frames one latent draws on: 1 + the sum of the blocks' dilations. */
+int dr_rvq_receptive_field(const dr_rvq_config *c);
 
 dr_rvq_config dr_rvq_default_config(void);
 /* A freshly initialised model (weights from `seed`; codebooks are initialised from the

@@ -65,6 +65,17 @@ grep -q "windows of 1 key frame with all 18 keypoints present" "$T/bound.txt" ||
 [ "$(grep -c '^ *[0-9]* *[0-9]* *[0-9.]* *[0-9.]*$' "$T/bound.txt")" -eq 10 ] || fail "bound table: $(cat "$T/bound.txt")"
 grep -q "on the [0-9]* complete key frames: rms [0-9.]* px/joint" "$T/bound.txt" || fail "bound: no model line"
 "$BIN" rvq bound --data "$T/data" --window 2 > "$T/bound2.txt" || fail "bound --window 2"
+# relative to the bounding box: the position is no longer coded, so the reference error falls
+"$BIN" rvq bound --data "$T/data" --relative centre > "$T/boundc.txt" || fail "bound --relative centre"
+"$BIN" rvq bound --data "$T/data" --relative box > "$T/boundb.txt" || fail "bound --relative box"
+grep -q "relative to the box centre$" "$T/boundc.txt" || fail "bound --relative centre header"
+abs54=$(awk '$1 == 54 {print $4}' "$T/bound.txt"); rel54=$(awk '$1 == 54 {print $4}' "$T/boundc.txt")
+awk -v a="$abs54" -v r="$rel54" 'BEGIN { exit !(r > 0 && r < a) }' || fail "centre-relative 54-bit error $rel54 not below $abs54"
+if "$BIN" rvq bound --data "$T/data" --relative hips > /dev/null 2> "$T/err.txt"; then fail "--relative hips accepted"; fi
+grep -q "relative must be" "$T/err.txt" || fail "--relative message: $(cat "$T/err.txt")"
+if "$BIN" rvq bound --data "$T/data" --relative box --model "$T/a.safetensors" > /dev/null 2>&1; then
+    fail "--relative with --model accepted"
+fi
 if "$BIN" rvq bound --data "$T/data" --window 21 > /dev/null 2> "$T/err.txt"; then fail "--window 21 accepted"; fi
 if "$BIN" rvq bound --data "$T/data" --window 20 --clips 1 > /dev/null 2> "$T/err.txt"; then
     fail "a covariance from at most one window accepted"

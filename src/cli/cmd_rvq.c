@@ -389,7 +389,8 @@ static void rvq_usage(FILE *f) {
             "       director rvq decode TOKENS.json --model M --out POSES.json [--levels N] [--width W] [--height H]\n"
             "       director rvq eval --model M (--data DIR [--split test] [--clips N] [--clean DIR] | --input IN [--stride F])\n"
             "                         [--beam N]\n"
-            "       director rvq bound --data DIR [--split train] [--clips N] [--window W] [--model M [--beam N]]\n"
+            "       director rvq bound --data DIR [--split train] [--clips N] [--window W] [--relative centre|box]\n"
+            "                          [--model M [--beam N]]\n"
             "\n"
             "  encode  the 20 key frames of a clip -> 20 x depth pose tokens. IN is any pose input\n"
             "          (director pose sequence, OpenPose JSON, BVH, a dataset folder with --split/--clip).\n"
@@ -411,6 +412,9 @@ static void rvq_usage(FILE *f) {
             "          windows of W consecutive key frames (default 1) with every keypoint present,\n"
             "          and the bits per key frame it needs for a given error. With --model, the\n"
             "          tokenizer's error on the same complete key frames, for comparison.\n"
+            "          --relative centre: each key frame minus the centre of its bounding box, as if the\n"
+            "          box were coded apart at no cost (the paper's LLM writes boxes beside the poses);\n"
+            "          box: also scaled to a common box height. Errors stay in pixels of the canvas.\n"
             "\n"
             "  --beam N  encode with a beam search N wide over the levels (default 1: level by level,\n"
             "            as in training); a wider beam finds code sums nearer the encoder's latent.\n");
@@ -418,7 +422,7 @@ static void rvq_usage(FILE *f) {
 
 /* Simple "--opt value" parsing shared by the rvq subcommands. */
 typedef struct sub_opts {
-    const char *input, *model, *out, *data, *split, *in_path, *clean;
+    const char *input, *model, *out, *data, *split, *in_path, *clean, *relative;
     long clip, start, levels, width, height, clips, stride, beam, window;
 } sub_opts;
 
@@ -442,6 +446,7 @@ static int parse_sub(const char *cmd, int argc, char **argv, bool want_positiona
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--clean")) o->clean = v;
         else if (!strcmp(a, "--split")) o->split = v;
+        else if (!strcmp(a, "--relative")) o->relative = v;
         else if (!strcmp(a, "--input")) o->in_path = v;
         else if (!strcmp(a, "--clip")) num = &o->clip;
         else if (!strcmp(a, "--start")) num = &o->start;
@@ -641,6 +646,14 @@ static int rvq_bound(int argc, char **argv) {
     if (!o.data) return cli_usage_error(cmd, "--data DIR is required");
     const int W = o.window ? (int)o.window : 1, J = DR_NUM_KEYPOINTS, T = DR_NUM_KEYFRAMES;
     const char *split = o.split ? o.split : "train";
+    enum { ABSOLUTE, CENTRE, BOX } relative = ABSOLUTE;
+    if (o.relative) {
+        if (!strcmp(o.relative, "centre") || !strcmp(o.relative, "center")) relative = CENTRE;
+        else if (!strcmp(o.relative, "box")) relative = BOX;
+        else return cli_usage_error(cmd, "--relative must be centre or box, not '%s'", o.relative);
+        if (o.model) return cli_usage_error(cmd, "--relative measures the data alone: no --model");
+    }
+    const double box_height = 160.0; /* px: the common height of --relative box (about the data's mean) */
     const double mean_of_rms = sqrt(M_PI) / 2; /* E|e| / sqrt(E|e|^2) for a 2D isotropic Gaussian */
     dr_dataset ds;
     if ((rc = open_split(cmd, &ds, o.data, split))) return rc;
@@ -660,6 +673,10 @@ static int rvq_bound(int argc, char **argv) {
     const int n = o.clips > 0 && o.clips < ds.num_clips ? (int)o.clips : ds.num_clips;
     long windows = 0, model_frames = 0, model_joints = 0, model_missing = 0;
     double model_sq = 0, model_dist = 0;
+    /* --relative box codes poses scaled by box_height / h; an error e in those units is e * h /
+     * box_height pixels, so squared errors come back to pixels by the mean of (h / box_height)^2 */
+    double back_sq = 0;
+    long back_n = 0;
     dr_pose *dec = kf + CHUNK * T;
     for (int c0 = 0; c0 < n; c0 += CHUNK) {
         const int nc = n - c0 < CHUNK ? n - c0 : CHUNK;
@@ -680,11 +697,23 @@ static int rvq_bound(int argc, char **argv) {
                 bool ok = true;
                 for (int t = s0; t < s0 + W; t++) ok = ok && full[t];
                 if (!ok) continue;
-                for (int t = 0; t < W; t++)
-                    for (int j = 0; j < J; j++) {
-                        vec[(t * J + j) * 2] = clip[s0 + t].kp[j].x;
-                        vec[(t * J + j) * 2 + 1] = clip[s0 + t].kp[j].y;
+                for (int t = 0; t < W; t++) {
+                    const dr_pose *p = &clip[s0 + t];
+                    float x0 = p->kp[0].x, x1 = x0, y0 = p->kp[0].y, y1 = y0;
+                    for (int j = 1; j < J; j++) {
+                        x0 = fminf(x0, p->kp[j].x), x1 = fmaxf(x1, p->kp[j].x);
+                        y0 = fminf(y0, p->kp[j].y), y1 = fmaxf(y1, p->kp[j].y);
                     }
+                    const double cx = relative == ABSOLUTE ? 0 : 0.5 * (x0 + x1);
+                    const double cy = relative == ABSOLUTE ? 0 : 0.5 * (y0 + y1);
+                    const double h = fmax(y1 - y0, 1.0), scale = relative == BOX ? box_height / h : 1.0;
+                    back_sq += 1.0 / (scale * scale);
+                    back_n++;
+                    for (int j = 0; j < J; j++) {
+                        vec[(t * J + j) * 2] = (p->kp[j].x - cx) * scale;
+                        vec[(t * J + j) * 2 + 1] = (p->kp[j].y - cy) * scale;
+                    }
+                }
                 dr_rd_add(&src, vec);
                 windows++;
             }
@@ -711,22 +740,25 @@ static int rvq_bound(int argc, char **argv) {
         goto fail_src;
     }
     const int dim = 2 * J * W;
+    const double back = sqrt(back_sq / (double)back_n); /* 1 unless --relative box */
     printf("rate-distortion reference, %s/%s: %ld windows of %d key frame%s with all %d keypoints present "
-           "(%d clips)\n",
-           o.data, split, windows, W, W > 1 ? "s" : "", J, n);
-    printf("  spectrum, sqrt of the largest eigenvalues (px):");
+           "(%d clips)%s\n",
+           o.data, split, windows, W, W > 1 ? "s" : "", J, n,
+           relative == CENTRE ? ", relative to the box centre"
+                              : relative == BOX ? ", relative to the box centre and scaled to a common height" : "");
+    printf("  spectrum, sqrt of the largest eigenvalues (px%s):", relative == BOX ? " at the common height" : "");
     for (int i = 0; i < 10 && i < dim; i++) printf(" %.1f", sqrt(eig[i]));
     printf("\n  bits/key frame  (levels of 9 bits)  rms_px/joint  mean_px/joint\n");
     static const int levels[] = {1, 2, 3, 4, 5, 6, 8, 10, 12, 16};
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
         const double bits = 9.0 * levels[i];
-        const double rms = sqrt(dr_rd_distortion(eig, dim, bits * W) / (J * W));
+        const double rms = back * sqrt(dr_rd_distortion(eig, dim, bits * W) / (J * W));
         printf("  %14.0f  %19d  %12.3f  %13.3f\n", bits, levels[i], rms, rms * mean_of_rms);
     }
     printf("  bits per key frame needed for a mean per-joint error of");
     static const double targets[] = {4.0, 2.0, 1.0, 0.5};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
-        const double rms = targets[i] / mean_of_rms;
+        const double rms = targets[i] / mean_of_rms / back;
         printf("%s %.1f px: %.0f", i ? "," : "", targets[i], dr_rd_rate(eig, dim, rms * rms * J * W) / W);
     }
     printf("\n");

@@ -6,7 +6,7 @@
  *   x [N, 54] = 36 normalized coordinates (0 where missing) + 18 presence flags
  *   encoder:  h0 = x Win^T + b;  per block { h += Wp silu(conv_k2_dil_d(silu(h))) }, by
  *             default d = 1, 2, 4 (a block with d = 0 is pointwise: kernel 1);
- *             z_e = Wout silu(h3)                                          [N, D]
+ *             z_e = Wout silu(h_last)                                      [N, D]
  *   quantizer: r_0 = z_e; for l < levels: code_l = argmin_k ||r_l - c_lk||^2,
  *             q_l = c_l[code_l], r_{l+1} = r_l - q_l;  z_q = sum_l q_l
  *   decoder:  the same stack from z_q to y [N, 54] = 36 coordinates + 18 presence logits

@@ -131,9 +131,9 @@ static int parse_blocks(const char *cmd, const char *v, dr_rvq_config *cfg) {
     for (const char *p = v;;) {
         char *end;
         long d = strtol(p, &end, 10);
-        if (end == p || d < 0 || d > 64 || n == DR_RVQ_MAX_BLOCKS)
-            return cli_usage_error(cmd, "--blocks wants 1 to %d dilations in [0, 64] separated by commas, not '%s'",
-                                   DR_RVQ_MAX_BLOCKS, v);
+        if (end == p || d < 0 || d > DR_RVQ_MAX_DILATION || n == DR_RVQ_MAX_BLOCKS)
+            return cli_usage_error(cmd, "--blocks wants 1 to %d dilations in [0, %d] separated by commas, not '%s'",
+                                   DR_RVQ_MAX_BLOCKS, DR_RVQ_MAX_DILATION, v);
         cfg->dilation[n++] = (int)d;
         if (*end == '\0') break;
         if (*end != ',') return cli_usage_error(cmd, "--blocks: unexpected '%c' in '%s'", *end, v);
@@ -699,14 +699,12 @@ static int rvq_bound(int argc, char **argv) {
                 if (!ok) continue;
                 for (int t = 0; t < W; t++) {
                     const dr_pose *p = &clip[s0 + t];
-                    float x0 = p->kp[0].x, x1 = x0, y0 = p->kp[0].y, y1 = y0;
-                    for (int j = 1; j < J; j++) {
-                        x0 = fminf(x0, p->kp[j].x), x1 = fmaxf(x1, p->kp[j].x);
-                        y0 = fminf(y0, p->kp[j].y), y1 = fmaxf(y1, p->kp[j].y);
+                    double cx = 0, cy = 0, scale = 1;
+                    float x0, y0, x1, y1;
+                    if (relative != ABSOLUTE && dr_pose_bbox(p, &x0, &y0, &x1, &y1)) { /* complete: always */
+                        cx = 0.5 * (x0 + x1), cy = 0.5 * (y0 + y1);
+                        if (relative == BOX) scale = box_height / fmax(y1 - y0, 1.0);
                     }
-                    const double cx = relative == ABSOLUTE ? 0 : 0.5 * (x0 + x1);
-                    const double cy = relative == ABSOLUTE ? 0 : 0.5 * (y0 + y1);
-                    const double h = fmax(y1 - y0, 1.0), scale = relative == BOX ? box_height / h : 1.0;
                     back_sq += 1.0 / (scale * scale);
                     back_n++;
                     for (int j = 0; j < J; j++) {

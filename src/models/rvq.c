@@ -151,15 +151,16 @@ static int check_config(const dr_rvq_config *c, dr_err *err) {
     if (c->num_blocks < 1 || c->num_blocks > DR_RVQ_MAX_BLOCKS)
         return dr_err_set(err, DR_EINVAL, "rvq: %d blocks is outside [1, %d]", c->num_blocks, DR_RVQ_MAX_BLOCKS);
     for (int i = 0; i < c->num_blocks; i++)
-        if (c->dilation[i] < 0 || c->dilation[i] > 64)
-            return dr_err_set(err, DR_EINVAL, "rvq: block %d dilation %d is outside [0, 64]", i, c->dilation[i]);
+        if (c->dilation[i] < 0 || c->dilation[i] > DR_RVQ_MAX_DILATION)
+            return dr_err_set(err, DR_EINVAL, "rvq: block %d dilation %d is outside [0, %d]", i, c->dilation[i],
+                              DR_RVQ_MAX_DILATION);
     return DR_OK;
 }
 
 /* "dilations" lists the blocks in order; 0 marks a pointwise block (kernel 1), any other
  * value a kernel-2 convolution with that dilation. */
 static char *config_json(const dr_rvq_config *c) {
-    char dil[DR_RVQ_MAX_BLOCKS * 4 + 4] = "", buf[768];
+    char dil[DR_RVQ_MAX_BLOCKS * 4 + 4] = "", buf[768]; /* "64," per block at most */
     for (int i = 0, n = 0; i < c->num_blocks; i++)
         n += snprintf(dil + n, sizeof dil - (size_t)n, "%s%d", i ? "," : "", c->dilation[i]);
     snprintf(buf, sizeof buf,
@@ -200,10 +201,10 @@ static int parse_config(const char *json, const char *path, dr_rvq_config *c, dr
         c->num_blocks = n;
         for (int i = 0; i < n; i++) {
             const cJSON *v = cJSON_GetArrayItem(dil, i);
-            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
-                v->valuedouble > 64) {
+            /* an integer here; its range is check_config's, below */
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e9) {
                 cJSON_Delete(root);
-                return dr_err_set(err, DR_EFORMAT, "%s: director.config dilation %d is not an integer in [0, 64]", path, i);
+                return dr_err_set(err, DR_EFORMAT, "%s: director.config dilation %d is not an integer", path, i);
             }
             c->dilation[i] = (int)v->valuedouble;
         }

@@ -27,6 +27,7 @@
 
 #define DR_RVQ_MAX_DEPTH 16
 #define DR_RVQ_MAX_BLOCKS 16 /* residual blocks per stack */
+#define DR_RVQ_MAX_DILATION 64
 
 typedef struct dr_rvq dr_rvq; /* opaque */
 struct dr_params;
